@@ -1,0 +1,53 @@
+/*
+ * source.h - where packets come from: capture files and live interfaces.
+ *
+ * Files may be pcap or pcapng, plain or gzip-compressed (read through
+ * zlib, detected by magic bytes, not by name). Live capture uses libpcap
+ * with a large snap length and buffer so that GRO/TSO super-packets are
+ * not cut. Errors are returned as text, never printed or fatal.
+ */
+#ifndef ST_CAPTURE_SOURCE_H
+#define ST_CAPTURE_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+typedef struct st_source st_source;
+
+typedef struct st_packet {
+    struct timeval ts;
+    const uint8_t *data; /* valid until the next st_source_next() */
+    uint32_t caplen;
+    uint32_t len; /* length on the wire */
+} st_packet;
+
+typedef enum {
+    ST_SRC_PACKET = 1,  /* *pkt is filled */
+    ST_SRC_TIMEOUT = 2, /* live only: no packet within the read timeout */
+    ST_SRC_EOF = 0,     /* end of file, or st_source_breakloop() was called */
+    ST_SRC_ERROR = -1,  /* read error or corrupt file: see st_source_error() */
+} st_source_result;
+
+/* NULL on error with a message in err. */
+st_source *st_source_open_file(const char *path, char *err, size_t errlen);
+st_source *st_source_open_live(const char *ifname, int snaplen, int promisc, int timeout_ms,
+                               char *err, size_t errlen);
+
+/* Compile and install a BPF filter; 0 on success, -1 with a message in err. */
+int st_source_set_filter(st_source *s, const char *bpf, char *err, size_t errlen);
+
+int st_source_linktype(const st_source *s);
+const char *st_source_name(const st_source *s);
+st_source_result st_source_next(st_source *s, st_packet *pkt);
+const char *st_source_error(const st_source *s);
+
+/* Safe from a signal handler: the next st_source_next() returns ST_SRC_EOF. */
+void st_source_breakloop(st_source *s);
+
+/* Kernel counters for live sources; zeros for files. */
+void st_source_stats(st_source *s, uint64_t *received, uint64_t *dropped);
+
+void st_source_close(st_source *s);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * main.c - the smtptap command: a thin client of libsmtptap.
+ *
+ * Parses the command line into a config (every library option is also a
+ * --long-option), runs the sources in order and prints a short summary
+ * on stderr. Exit status: 0 all well, 1 a source or an output failed
+ * (what could be read was still processed and written), 2 bad usage.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtptap.h"
+
+#define MAX_FILES 1024
+
+typedef struct {
+    const char *files[MAX_FILES];
+    int n_files;
+    const char *iface;
+    char *bpf;
+    int quiet;
+} cli_args;
+
+static smtptap *running;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running)
+        smtptap_stop(running);
+}
+
+static void print_option(void *arg, const char *name, const char *def, const char *help)
+{
+    FILE *f = arg;
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", name);
+    for (char *p = flag + 2; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    fprintf(f, "  %-24s %s (default: %s)\n", flag, help, *def ? def : "\"\"");
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: smtptap [options] [-r FILE]... [-i IFACE] [BPF expression]\n"
+            "\n"
+            "Reassembles SMTP sessions from packets and writes one JSON record per\n"
+            "session to OUT/sessions.jsonl, each message to OUT/messages/.\n"
+            "\n"
+            "  -r FILE                  read a capture (pcap, pcapng, .gz); repeat to read\n"
+            "                           several files as one capture, in order\n"
+            "  -i IFACE                 capture live from IFACE (Ctrl-C ends cleanly)\n"
+            "  -o DIR                   output directory (same as --output-dir)\n"
+            "  -c, --config FILE        read options from FILE (key = value lines)\n"
+            "  --set KEY=VALUE          set any option by its config-file name\n"
+            "  -q, --quiet              no summary on stderr\n"
+            "  -h, --help               this help\n"
+            "  -V, --version            version\n"
+            "\n"
+            "A BPF expression after the options filters packets (files too), as in\n"
+            "tcpdump. Options (also valid as config-file keys with underscores):\n");
+    smtptap_config_describe(print_option, f);
+}
+
+static int set_opt(smtptap_config *c, const char *k, const char *v)
+{
+    char err[512];
+    if (smtptap_config_set(c, k, v, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "smtptap: %s\n", err);
+    return -1;
+}
+
+static int append_bpf(cli_args *a, const char *word)
+{
+    size_t old = a->bpf ? strlen(a->bpf) : 0;
+    char *n = realloc(a->bpf, old + strlen(word) + 2);
+    if (!n)
+        return -1;
+    if (old)
+        n[old++] = ' ';
+    strcpy(n + old, word);
+    a->bpf = n;
+    return 0;
+}
+
+/* --name[=value]: an option of the library. A boolean needs no value. */
+static int long_option(smtptap_config *c, int argc, char **argv, int *i)
+{
+    char key[128];
+    const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
+    size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (klen >= sizeof key)
+        klen = sizeof key - 1;
+    memcpy(key, arg, klen);
+    key[klen] = 0;
+    const char *cur = smtptap_config_get(c, key);
+    if (!cur) {
+        fprintf(stderr, "smtptap: unknown option --%s (see --help)\n", key);
+        return -1;
+    }
+    if (eq)
+        return set_opt(c, key, eq + 1);
+    if (strcmp(cur, "true") == 0 || strcmp(cur, "false") == 0)
+        return set_opt(c, key, "true");
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "smtptap: --%s needs a value\n", key);
+        return -1;
+    }
+    return set_opt(c, key, argv[++*i]);
+}
+
+static int take_value(int argc, char **argv, int *i, const char **out)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "smtptap: %s needs a value\n", argv[*i]);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, smtptap_config *c, cli_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i], *v = NULL;
+        char err[512];
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(s, "-V") || !strcmp(s, "--version")) {
+            printf("smtptap %s\n", smtptap_version());
+            exit(0);
+        } else if (!strcmp(s, "-q") || !strcmp(s, "--quiet")) {
+            a->quiet = 1;
+        } else if (!strcmp(s, "-r")) {
+            if (take_value(argc, argv, &i, &v) || a->n_files == MAX_FILES)
+                return -1;
+            a->files[a->n_files++] = v;
+        } else if (!strcmp(s, "-i")) {
+            if (take_value(argc, argv, &i, &a->iface))
+                return -1;
+        } else if (!strcmp(s, "-o")) {
+            if (take_value(argc, argv, &i, &v) || set_opt(c, "output_dir", v))
+                return -1;
+        } else if (!strcmp(s, "-c") || !strcmp(s, "--config")) {
+            if (take_value(argc, argv, &i, &v))
+                return -1;
+            if (smtptap_config_load(c, v, err, sizeof err) != 0) {
+                fprintf(stderr, "smtptap: %s\n", err);
+                return -1;
+            }
+        } else if (!strcmp(s, "--set")) {
+            if (take_value(argc, argv, &i, &v))
+                return -1;
+            const char *eq = strchr(v, '=');
+            char key[128];
+            if (!eq || (size_t)(eq - v) >= sizeof key) {
+                fprintf(stderr, "smtptap: --set wants KEY=VALUE\n");
+                return -1;
+            }
+            memcpy(key, v, (size_t)(eq - v));
+            key[eq - v] = 0;
+            if (set_opt(c, key, eq + 1))
+                return -1;
+        } else if (!strncmp(s, "--", 2) && s[2]) {
+            if (long_option(c, argc, argv, &i))
+                return -1;
+        } else if (s[0] == '-' && s[1]) {
+            fprintf(stderr, "smtptap: unknown option %s (see --help)\n", s);
+            return -1;
+        } else if (append_bpf(a, s) != 0) {
+            return -1;
+        }
+    }
+    if (a->n_files == 0 && !a->iface) {
+        fprintf(stderr, "smtptap: nothing to read: give -r FILE or -i IFACE (see --help)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void summary(smtptap *t, const char *out, int n_files, const char *iface)
+{
+    smtptap_stats s;
+    smtptap_get_stats(t, &s);
+    fprintf(stderr,
+            "smtptap: %llu packets (%.1f MB) from %s; %llu TCP streams, %llu SMTP sessions, "
+            "%llu transactions, %llu messages (%llu stored)",
+            (unsigned long long)s.packets, s.bytes / 1e6, iface ? iface : "files",
+            (unsigned long long)s.streams, (unsigned long long)s.sessions,
+            (unsigned long long)s.transactions, (unsigned long long)s.messages,
+            (unsigned long long)s.messages_stored);
+    if (s.missing_bytes)
+        fprintf(stderr, ", %llu bytes missing", (unsigned long long)s.missing_bytes);
+    if (s.pcap_dropped)
+        fprintf(stderr, ", %llu packets dropped by the kernel", (unsigned long long)s.pcap_dropped);
+    fprintf(stderr, "\nsmtptap: records in %s/sessions.jsonl\n", out);
+    (void)n_files;
+}
+
+static int run(smtptap *t, const cli_args *a)
+{
+    char err[1024];
+    int rc = 0;
+    for (int i = 0; i < a->n_files; i++)
+        if (smtptap_read_file(t, a->files[i], a->bpf, err, sizeof err) != 0) {
+            fprintf(stderr, "smtptap: %s\n", err);
+            rc = 1;
+        }
+    if (a->iface && smtptap_sniff(t, a->iface, a->bpf, err, sizeof err) != 0) {
+        fprintf(stderr, "smtptap: %s\n", err);
+        rc = 1;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cli_args a = {0};
+    char err[1024];
+    smtptap_config *c = smtptap_config_new();
+    if (!c || parse_args(argc, argv, c, &a) != 0) {
+        smtptap_config_free(c);
+        free(a.bpf);
+        return 2;
+    }
+    smtptap *t = smtptap_open(c, err, sizeof err);
+    if (!t) {
+        fprintf(stderr, "smtptap: %s\n", err);
+        smtptap_config_free(c);
+        free(a.bpf);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    running = t;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int rc = run(t, &a);
+    smtptap_flush(t);
+    if (!a.quiet)
+        summary(t, smtptap_config_get(c, "output_dir"), a.n_files, a.iface);
+    running = NULL;
+    if (smtptap_close(t, err, sizeof err) != 0) {
+        fprintf(stderr, "smtptap: %s\n", err);
+        rc = 1;
+    }
+    smtptap_config_free(c);
+    free(a.bpf);
+    return rc;
+}

@@ -1,0 +1,241 @@
+/*
+ * config.c - option table, parsing and the config file.
+ *
+ * How it fails: an unknown key, a malformed value or an unreadable file
+ * gives -1 and a message naming the key (and file:line); the config is
+ * left as it was for that key.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { OPT_BOOL, OPT_INT, OPT_STR } opt_type;
+
+typedef struct {
+    const char *name;
+    opt_type type;
+    size_t off;
+    const char *def;
+    long min, max;
+    const char *help;
+} opt;
+
+#define O(f) offsetof(struct smtptap_config, f)
+
+static const opt options[] = {
+    {"output_dir", OPT_STR, O(output_dir), "smtptap-out", 0, 0,
+     "directory for sessions.jsonl, messages/ and files/"},
+    {"store_messages", OPT_BOOL, O(store_messages), "true", 0, 1,
+     "write each message as messages/<aa>/<sha256>.eml"},
+    {"message_store_max", OPT_INT, O(message_store_max), "1073741824", 0, LONG_MAX,
+     "largest message stored, in bytes (larger ones are hashed only)"},
+    {"omit_body", OPT_BOOL, O(omit_body), "false", 0, 1,
+     "stoQ: leave body and body_html out of the record"},
+    {"always_dispatch", OPT_STR, O(always_dispatch), "hash", 0, 0,
+     "stoQ: analyzers run on every attachment (hash, magic, yara)"},
+    {"archive_attachments", OPT_BOOL, O(archive_attachments), "true", 0, 1,
+     "stoQ: write attachments to files/<aa>/<sha256>"},
+    {"extract_iocs", OPT_BOOL, O(extract_iocs), "false", 0, 1,
+     "stoQ: extract IOCs from the headers and bodies named by ioc_keys"},
+    {"ioc_keys", OPT_STR, O(ioc_keys),
+     "received,x-orig-ip,x-originating-ip,x-remote-ip,x-sender-ip,body,body_html", 0, 0,
+     "stoQ: where IOCs are looked for"},
+    {"live_filter", OPT_STR, O(live_filter), "tcp port 25 or tcp port 587 or tcp port 2525", 0, 0,
+     "BPF filter for live capture when none is given"},
+    {"snaplen", OPT_INT, O(snaplen), "262144", 128, 262144, "live capture snap length"},
+    {"max_streams", OPT_INT, O(max_streams), "65536", 16, 1 << 24,
+     "TCP streams followed at once (the oldest is evicted beyond)"},
+    {"idle_timeout", OPT_INT, O(idle_timeout), "300", 1, 86400,
+     "seconds of packet time after which a silent session is closed"},
+    {"ooo_limit", OPT_INT, O(ooo_limit), "32768", 1024, 60000,
+     "bytes queued behind a hole before the hole is skipped"},
+    {"max_line", OPT_INT, O(max_line), "4096", 512, 1 << 20, "longest SMTP command/reply line kept"},
+    {"max_pending", OPT_INT, O(max_pending), "1000", 1, 100000,
+     "pipelined commands waiting for replies"},
+    {"max_transactions", OPT_INT, O(max_transactions), "1000", 1, 1000000,
+     "transactions kept per session record"},
+    {"max_rcpts", OPT_INT, O(max_rcpts), "1000", 1, 1000000, "recipients kept per transaction"},
+    {"max_anomalies", OPT_INT, O(max_anomalies), "100", 1, 100000, "anomalies kept per record"},
+};
+
+#define N_OPTIONS (sizeof options / sizeof *options)
+
+static const opt *find(const char *key)
+{
+    char k[64];
+    size_t i;
+    for (i = 0; key[i] && i + 1 < sizeof k; i++)
+        k[i] = key[i] == '-' ? '_' : key[i];
+    k[i] = 0;
+    for (size_t j = 0; j < N_OPTIONS; j++)
+        if (strcmp(options[j].name, k) == 0)
+            return &options[j];
+    return NULL;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+static int set_opt(smtptap_config *c, const opt *o, const char *v, char *err, size_t errlen)
+{
+    char *field = (char *)c + o->off;
+    if (o->type == OPT_BOOL) {
+        if (parse_bool(v, (int *)field) == 0)
+            return 0;
+        snprintf(err, errlen, "%s: expected true or false, not '%s'", o->name, v);
+        return -1;
+    }
+    if (o->type == OPT_INT) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < o->min || n > o->max) {
+            snprintf(err, errlen, "%s: expected a number from %ld to %ld, not '%s'", o->name,
+                     o->min, o->max, v);
+            return -1;
+        }
+        *(long *)field = n;
+        return 0;
+    }
+    char *dup = strdup(v);
+    if (!dup) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(*(char **)field);
+    *(char **)field = dup;
+    return 0;
+}
+
+smtptap_config *smtptap_config_new(void)
+{
+    smtptap_config *c = calloc(1, sizeof *c);
+    char err[128];
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (set_opt(c, &options[i], options[i].def, err, sizeof err) != 0) {
+            smtptap_config_free(c);
+            return NULL;
+        }
+    return c;
+}
+
+void smtptap_config_free(smtptap_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].type == OPT_STR)
+            free(*(char **)((char *)c + options[i].off));
+    free(c);
+}
+
+int smtptap_config_set(smtptap_config *c, const char *key, const char *value, char *err,
+                       size_t errlen)
+{
+    const opt *o = find(key);
+    if (!o) {
+        snprintf(err, errlen, "unknown option '%s'", key);
+        return -1;
+    }
+    return set_opt(c, o, value, err, errlen);
+}
+
+const char *smtptap_config_get(const smtptap_config *c, const char *key)
+{
+    const opt *o = find(key);
+    if (!o)
+        return NULL;
+    const char *field = (const char *)c + o->off;
+    smtptap_config *m = (smtptap_config *)c; /* scratch buffer only */
+    switch (o->type) {
+    case OPT_BOOL:
+        return *(const int *)field ? "true" : "false";
+    case OPT_INT:
+        snprintf(m->getbuf, sizeof m->getbuf, "%ld", *(const long *)field);
+        return m->getbuf;
+    default:
+        return *(char *const *)field;
+    }
+}
+
+void smtptap_config_describe(void (*fn)(void *, const char *, const char *, const char *),
+                             void *arg)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        fn(arg, options[i].name, options[i].def, options[i].help);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+int smtptap_config_load(smtptap_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096], why[256];
+    int n = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        n++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected key = value", path, n);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        if (smtptap_config_set(c, trim(s), trim(eq + 1), why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, n, why);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+smtptap_config *st_config_dup(const smtptap_config *src)
+{
+    smtptap_config *c = smtptap_config_new();
+    char err[256];
+    for (size_t i = 0; c && i < N_OPTIONS; i++) {
+        const char *v = smtptap_config_get(src, options[i].name);
+        if (set_opt(c, &options[i], v, err, sizeof err) != 0) {
+            smtptap_config_free(c);
+            c = NULL;
+        }
+    }
+    return c;
+}

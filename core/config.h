@@ -1,0 +1,42 @@
+/*
+ * config.h - the options of smtptap, in one table (core-internal view).
+ *
+ * The same table serves the config file, the command line and the C API,
+ * so an option cannot exist in one and not the others.
+ */
+#ifndef ST_CORE_CONFIG_H
+#define ST_CORE_CONFIG_H
+
+#include "smtptap.h"
+
+struct smtptap_config {
+    /* output */
+    char *output_dir;
+    int store_messages;
+    long message_store_max; /* bytes of one message stored; larger: hashed, not stored */
+    /* stoQ smtp plugin options, same names and meaning */
+    int omit_body;
+    char *always_dispatch;
+    int archive_attachments;
+    int extract_iocs;
+    char *ioc_keys;
+    /* capture and reassembly */
+    char *live_filter;
+    long snaplen;
+    long max_streams;
+    long idle_timeout;
+    long ooo_limit;
+    /* SMTP and record limits */
+    long max_line;
+    long max_pending;
+    long max_transactions;
+    long max_rcpts;
+    long max_anomalies;
+    /* scratch for smtptap_config_get */
+    char getbuf[64];
+};
+
+/* A deep copy, so the caller may free or change its own afterwards. */
+smtptap_config *st_config_dup(const smtptap_config *c);
+
+#endif

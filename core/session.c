@@ -1,0 +1,162 @@
+/*
+ * session.c - one TCP stream: SMTP parser, session record, message store.
+ *
+ * Wires the layers for a stream: bytes from reassembly go to the SMTP
+ * parser; its events build the record; message bytes are streamed to the
+ * content-addressed store as they arrive. A stream that turns out not to
+ * be SMTP is dropped early and leaves nothing behind.
+ *
+ * How it fails: out of memory at open ignores the stream (counted by
+ * reassembly as a stream, by nobody as a session); a store error leaves
+ * the message unstored with the reason in the record.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+typedef struct st_session {
+    st_core *core;
+    st_smtp *smtp;
+    st_record *rec;
+    st_store_obj *msg; /* the message being received, if any */
+    uint64_t msg_missing;
+    int msg_ended; /* its end was seen */
+} st_session;
+
+static json_t *message_json(st_session *s, const st_store_result *r)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "size", json_integer((json_int_t)r->size));
+    json_object_set_new(m, "sha256", json_string(r->digest.sha256));
+    json_object_set_new(m, "eml", r->stored ? json_string(r->path) : json_null());
+    json_object_set_new(m, "missing_bytes", json_integer((json_int_t)s->msg_missing));
+    json_object_set_new(m, "complete", json_boolean(s->msg_ended && s->msg_missing == 0));
+    if (r->truncated)
+        json_object_set_new(m, "store_skipped", json_string("message_store_max"));
+    else if (r->write_error)
+        json_object_set_new(m, "store_error", json_string(strerror(r->write_error)));
+    return m;
+}
+
+static void message_begin(st_session *s)
+{
+    st_core *c = s->core;
+    uint64_t cap = c->cfg->store_messages ? (uint64_t)c->cfg->message_store_max : 0;
+    s->msg_missing = 0;
+    s->msg_ended = 0;
+    s->msg = st_store_begin(c->messages, cap, 0);
+}
+
+static void message_end(st_session *s)
+{
+    st_store_result r;
+    if (!s->msg)
+        return;
+    st_store_end(s->msg, &r);
+    s->msg = NULL;
+    s->core->stats.messages++;
+    if (r.stored)
+        s->core->stats.messages_stored++;
+    else if (r.write_error)
+        s->core->stats.output_errors++;
+    st_record_set_message(s->rec, message_json(s, &r));
+}
+
+static void on_smtp_event(void *ctx, const st_smtp_event *ev)
+{
+    st_session *s = ctx;
+    switch (ev->type) {
+    case ST_SMTP_EV_DATA_BEGIN:
+        if (s->msg) /* a second DATA_BEGIN without an end: close the first */
+            message_end(s);
+        message_begin(s);
+        break;
+    case ST_SMTP_EV_MSG_DATA:
+        if (s->msg)
+            st_store_write(s->msg, ev->data, ev->len);
+        return;
+    case ST_SMTP_EV_MSG_GAP:
+        s->msg_missing += ev->gap;
+        return;
+    case ST_SMTP_EV_MSG_END:
+        s->msg_ended = 1;
+        message_end(s);
+        return;
+    case ST_SMTP_EV_TX_END:
+        message_end(s);
+        break;
+    default:
+        break;
+    }
+    st_record_smtp(s->rec, ev);
+}
+
+static void session_free(st_session *s)
+{
+    if (s->msg) {
+        st_store_result r;
+        st_store_end(s->msg, &r);
+    }
+    st_smtp_free(s->smtp);
+    st_record_free(s->rec);
+    free(s);
+}
+
+static void *session_open(void *app, const st_endpoint *client, const st_endpoint *server,
+                          const struct timeval *ts)
+{
+    st_core *c = app;
+    st_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->core = c;
+    s->smtp = st_smtp_new(&c->smtp_limits, on_smtp_event, s);
+    s->rec = st_record_new(&c->record_limits, client, server, ts);
+    if (!s->smtp || !s->rec) {
+        session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int session_data(void *app, void *stream, int from, const uint8_t *data, size_t len,
+                        const struct timeval *ts)
+{
+    st_session *s = stream;
+    (void)app;
+    (void)ts;
+    if (!st_smtp_wants_data(s->smtp)) {
+        if (st_smtp_detected(s->smtp))
+            return 1; /* TLS: keep counting bytes for the record */
+        session_free(s);
+        return 0; /* not SMTP: forget the stream */
+    }
+    st_smtp_feed(s->smtp, from == ST_FROM_CLIENT ? ST_DIR_CLIENT : ST_DIR_SERVER, data, len);
+    return 1;
+}
+
+static void session_gap(void *app, void *stream, int from, uint64_t len)
+{
+    st_session *s = stream;
+    (void)app;
+    if (st_smtp_wants_data(s->smtp))
+        st_smtp_gap(s->smtp, from == ST_FROM_CLIENT ? ST_DIR_CLIENT : ST_DIR_SERVER, len);
+}
+
+static void session_close(void *app, void *stream, st_close_reason why,
+                          const st_half_stats stats[2], const struct timeval *ts)
+{
+    st_core *c = app;
+    st_session *s = stream;
+    st_smtp_finish(s->smtp);
+    if (st_smtp_detected(s->smtp)) {
+        json_t *rec = st_record_finish(s->rec, why, stats, ts);
+        c->stats.transactions += json_array_size(json_object_get(rec, "transactions"));
+        c->stats.missing_bytes += stats[0].missing + stats[1].missing;
+        st_core_emit(c, rec);
+    }
+    session_free(s);
+}
+
+const st_reasm_ops st_session_ops = {session_open, session_data, session_gap, session_close};

@@ -1,0 +1,101 @@
+/*
+ * smtptap.h - the public C API of libsmtptap.
+ *
+ * smtptap turns mail traffic into evidence: it reassembles TCP streams
+ * from captures or a live interface, follows every SMTP dialogue, and
+ * writes one JSON record per SMTP session (OUT/sessions.jsonl) with every
+ * transaction and the exact bytes of every message (OUT/messages/).
+ *
+ * Typical use:
+ *
+ *     smtptap_config *c = smtptap_config_new();
+ *     smtptap_config_set(c, "output_dir", "out", err, sizeof err);
+ *     smtptap *t = smtptap_open(c, err, sizeof err);
+ *     smtptap_read_file(t, "capture.pcap", NULL, err, sizeof err);
+ *     smtptap_close(t);
+ *     smtptap_config_free(c);
+ *
+ * Options are named key/value pairs, the same names in the config file,
+ * on the command line (--key=value) and here; smtptap_config_describe()
+ * lists them. Functions that can fail return -1 (or NULL) and put a
+ * one-line message in err; none of them exits or prints.
+ *
+ * One smtptap per process: libnids, underneath, keeps global state.
+ * GPL-2.0-or-later.
+ */
+#ifndef SMTPTAP_H
+#define SMTPTAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct smtptap_config smtptap_config;
+typedef struct smtptap smtptap;
+
+smtptap_config *smtptap_config_new(void);
+void smtptap_config_free(smtptap_config *c);
+
+/* Set one option. Booleans take true/false/yes/no/1/0/on/off; lists are
+ * comma-separated. Dashes in key are read as underscores. */
+int smtptap_config_set(smtptap_config *c, const char *key, const char *value, char *err,
+                       size_t errlen);
+
+/* Read "key = value" lines ('#' starts a comment). */
+int smtptap_config_load(smtptap_config *c, const char *path, char *err, size_t errlen);
+
+/* The current value of an option as text, NULL if there is no such option. */
+const char *smtptap_config_get(const smtptap_config *c, const char *key);
+
+/* Calls fn for every option in order: name, default value, help text. */
+void smtptap_config_describe(void (*fn)(void *arg, const char *name, const char *def,
+                                        const char *help),
+                             void *arg);
+
+smtptap *smtptap_open(const smtptap_config *c, char *err, size_t errlen);
+
+/* Read one capture file (pcap, pcapng, either gzip-compressed). Several
+ * calls read several files as one capture: streams go on across them.
+ * bpf: a filter expression or NULL for all packets. On a read error the
+ * packets before it have been processed; -1 is returned. */
+int smtptap_read_file(smtptap *t, const char *path, const char *bpf, char *err, size_t errlen);
+
+/* Capture from an interface until smtptap_stop(). bpf NULL: the
+ * live_filter option. */
+int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, size_t errlen);
+
+/* Ask a running read or sniff to return. Async-signal-safe. */
+void smtptap_stop(smtptap *t);
+
+typedef struct smtptap_stats {
+    uint64_t packets, bytes;     /* read from sources */
+    uint64_t streams;            /* TCP streams followed */
+    uint64_t sessions;           /* SMTP session records written */
+    uint64_t transactions;       /* in them */
+    uint64_t messages;           /* messages recovered */
+    uint64_t messages_stored;    /* of which newly or already in OUT/messages */
+    uint64_t missing_bytes;      /* skipped in holes */
+    uint64_t pcap_dropped;       /* kernel drops (live) */
+    uint64_t output_errors;      /* records or files that could not be written */
+} smtptap_stats;
+
+void smtptap_get_stats(const smtptap *t, smtptap_stats *s);
+
+/* Close every open session now (close "eof") and flush the record file.
+ * Reading may go on afterwards. */
+void smtptap_flush(smtptap *t);
+
+/* Flush every open session (close "eof"), close the outputs and free t.
+ * Returns -1 if anything could not be written. */
+int smtptap_close(smtptap *t, char *err, size_t errlen);
+
+const char *smtptap_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * record.c - SMTP events into the session record.
+ *
+ * The record is a jansson object whose keys are created up front, in the
+ * documented order, and filled as events arrive. Only the current
+ * transaction is "open"; a transaction past the cap is still followed by
+ * the SMTP parser but leaves no trace here other than a count.
+ */
+#include "output/record.h"
+
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include "output/community_id.h"
+
+struct st_record {
+    st_record_limits lim;
+    json_t *root;
+    json_t *txs;
+    json_t *tx; /* borrowed: lives in txs */
+    json_t *anomalies;
+    size_t tx_over_cap, anomalies_over_cap;
+    int tx_ignored; /* the current transaction is past the cap */
+};
+
+void st_record_limits_default(st_record_limits *lim)
+{
+    lim->max_transactions = 1000;
+    lim->max_rcpts = 1000;
+    lim->max_anomalies = 100;
+    lim->max_string = 4096;
+}
+
+static json_t *endpoint_json(const st_endpoint *ep)
+{
+    char ip[INET6_ADDRSTRLEN];
+    inet_ntop(ep->family, ep->addr, ip, sizeof ip);
+    return json_pack("{s:s, s:i}", "ip", ip, "port", (int)ep->port);
+}
+
+/* Deterministic: the same capture gives the same uids run after run. */
+static void make_uid(const st_endpoint *c, const st_endpoint *s, const struct timeval *ts,
+                     char out[20])
+{
+    static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    unsigned char d[SHA_DIGEST_LENGTH], in[2 * sizeof *c + 16];
+    long long t[2] = {(long long)ts->tv_sec, (long long)ts->tv_usec};
+    memcpy(in, c, sizeof *c);
+    memcpy(in + sizeof *c, s, sizeof *s);
+    memcpy(in + 2 * sizeof *c, t, sizeof t);
+    SHA1(in, sizeof in, d);
+    out[0] = 'S';
+    for (int i = 0; i < 18; i++)
+        out[i + 1] = b62[d[i] % 62];
+    out[19] = 0;
+}
+
+st_record *st_record_new(const st_record_limits *lim, const st_endpoint *client,
+                         const st_endpoint *server, const struct timeval *ts)
+{
+    st_record *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->lim = *lim;
+    char uid[20], cid[64], when[40];
+    make_uid(client, server, ts, uid);
+    st_community_id(client, server, cid, sizeof cid);
+    st_format_time(ts, when, sizeof when);
+    r->txs = json_array();
+    r->anomalies = json_array();
+    r->root = json_object();
+    if (!r->txs || !r->anomalies || !r->root) {
+        st_record_free(r);
+        return NULL;
+    }
+    json_object_set_new(r->root, "uid", json_string(uid));
+    json_object_set_new(r->root, "community_id", json_string(cid));
+    json_object_set_new(r->root, "ts_start", json_string(when));
+    json_object_set_new(r->root, "ts_end", json_null());
+    json_object_set_new(r->root, "client", endpoint_json(client));
+    json_object_set_new(r->root, "server", endpoint_json(server));
+    static const char *later[] = {"close", "banner", "helo", "extensions", "auth", "starttls"};
+    for (size_t i = 0; i < sizeof later / sizeof *later; i++)
+        json_object_set_new(r->root, later[i], json_null());
+    json_object_set(r->root, "transactions", r->txs);
+    json_object_set(r->root, "anomalies", r->anomalies);
+    return r;
+}
+
+void st_record_free(st_record *r)
+{
+    if (!r)
+        return;
+    json_decref(r->txs);
+    json_decref(r->anomalies);
+    json_decref(r->root);
+    free(r);
+}
+
+void st_record_anomaly(st_record *r, const char *name, const char *detail)
+{
+    if (json_array_size(r->anomalies) >= r->lim.max_anomalies) {
+        r->anomalies_over_cap++;
+        return;
+    }
+    json_t *a = json_object();
+    json_object_set_new(a, "name", st_json_string(name, 64));
+    json_object_set_new(a, "detail", st_json_string(detail, r->lim.max_string));
+    json_array_append_new(r->anomalies, a);
+}
+
+static json_t *wire(const st_record *r, const char *s)
+{
+    return st_json_string(s, r->lim.max_string);
+}
+
+static json_t *reply_json(const st_record *r, const st_smtp_reply *rep)
+{
+    return rep->text ? wire(r, rep->text) : json_null();
+}
+
+static const char *status_name(st_tx_status s)
+{
+    static const char *names[] = {"accepted", "rejected", "aborted", "incomplete"};
+    return (unsigned)s < 4 ? names[s] : "incomplete";
+}
+
+static void tx_open(st_record *r, const char *from, const char *params)
+{
+    r->tx = NULL;
+    r->tx_ignored = 0;
+    if (json_array_size(r->txs) >= r->lim.max_transactions) {
+        if (r->tx_over_cap++ == 0)
+            st_record_anomaly(r, "too_many_transactions", NULL);
+        r->tx_ignored = 1;
+        return;
+    }
+    json_t *tx = json_object();
+    json_object_set_new(tx, "mail_from", wire(r, from));
+    json_object_set_new(tx, "mail_params", wire(r, params));
+    json_object_set_new(tx, "rcpt_to", json_array());
+    json_object_set_new(tx, "rcpt_rejected", json_array());
+    json_object_set_new(tx, "mode", json_null());
+    json_object_set_new(tx, "reply", json_null());
+    json_object_set_new(tx, "status", json_null());
+    json_object_set_new(tx, "message", json_null());
+    json_array_append_new(r->txs, tx);
+    r->tx = tx;
+}
+
+/* RCPT or DATA without MAIL still deserve a transaction to hang on. */
+static json_t *current_tx(st_record *r)
+{
+    if (!r->tx && !r->tx_ignored)
+        tx_open(r, NULL, NULL);
+    return r->tx;
+}
+
+static void on_rcpt(st_record *r, const st_smtp_event *ev)
+{
+    json_t *tx = current_tx(r);
+    if (!tx)
+        return;
+    json_t *ok = json_object_get(tx, "rcpt_to"), *bad = json_object_get(tx, "rcpt_rejected");
+    if (json_array_size(ok) + json_array_size(bad) >= r->lim.max_rcpts) {
+        if (json_array_size(ok) + json_array_size(bad) == r->lim.max_rcpts)
+            st_record_anomaly(r, "too_many_rcpts", NULL);
+        json_array_append_new(bad, json_null()); /* counts, so the anomaly fires once */
+        return;
+    }
+    /* A recipient without any reply (one-sided capture) counts as accepted. */
+    if (ev->flag || ev->reply.code == 0) {
+        json_array_append_new(ok, wire(r, ev->arg));
+    } else {
+        json_array_append_new(bad, json_pack("{s:o, s:o}", "addr", wire(r, ev->arg), "reply",
+                                             reply_json(r, &ev->reply)));
+    }
+}
+
+static void on_helo(st_record *r, const st_smtp_event *ev)
+{
+    json_object_set_new(r->root, "helo", wire(r, ev->arg));
+    if (ev->verb && strcmp(ev->verb, "EHLO") != 0 && ev->n_ext == 0)
+        return;
+    json_t *ext = json_array();
+    for (size_t i = 0; i < ev->n_ext; i++)
+        json_array_append_new(ext, wire(r, ev->ext[i]));
+    json_object_set_new(r->root, "extensions", ext);
+}
+
+static void on_auth(st_record *r, const st_smtp_event *ev)
+{
+    json_t *success = ev->flag < 0 ? json_null() : json_boolean(ev->flag);
+    json_object_set_new(r->root, "auth",
+                        json_pack("{s:o, s:o, s:o, s:o}", "mechanism", wire(r, ev->arg),
+                                  "username", wire(r, ev->user), "success", success, "reply",
+                                  reply_json(r, &ev->reply)));
+}
+
+static void on_starttls(st_record *r, const st_smtp_event *ev)
+{
+    json_object_set_new(r->root, "starttls",
+                        json_pack("{s:i, s:o, s:o}", "code", ev->reply.code, "reply",
+                                  reply_json(r, &ev->reply), "encrypted", json_null()));
+}
+
+static void on_tls(st_record *r, const st_smtp_event *ev)
+{
+    json_t *st = json_object_get(r->root, "starttls");
+    if (json_is_object(st))
+        json_object_set_new(st, "encrypted", json_boolean(ev->flag));
+}
+
+static void on_tx_end(st_record *r, const st_smtp_event *ev)
+{
+    json_t *tx = r->tx;
+    if (tx) {
+        json_object_set_new(tx, "reply", reply_json(r, &ev->reply));
+        json_object_set_new(tx, "status", json_string(status_name(ev->status)));
+    }
+    r->tx = NULL;
+    r->tx_ignored = 0;
+}
+
+void st_record_smtp(st_record *r, const st_smtp_event *ev)
+{
+    switch (ev->type) {
+    case ST_SMTP_EV_BANNER:
+        json_object_set_new(r->root, "banner", reply_json(r, &ev->reply));
+        break;
+    case ST_SMTP_EV_HELO:
+        on_helo(r, ev);
+        break;
+    case ST_SMTP_EV_AUTH:
+        on_auth(r, ev);
+        break;
+    case ST_SMTP_EV_STARTTLS:
+        on_starttls(r, ev);
+        break;
+    case ST_SMTP_EV_TLS:
+        on_tls(r, ev);
+        break;
+    case ST_SMTP_EV_MAIL:
+        tx_open(r, ev->arg, ev->params);
+        break;
+    case ST_SMTP_EV_RCPT:
+        on_rcpt(r, ev);
+        break;
+    case ST_SMTP_EV_DATA_BEGIN:
+        if (current_tx(r))
+            json_object_set_new(r->tx, "mode", json_string(ev->verb ? ev->verb : "DATA"));
+        break;
+    case ST_SMTP_EV_TX_END:
+        on_tx_end(r, ev);
+        break;
+    case ST_SMTP_EV_ANOMALY:
+        st_record_anomaly(r, ev->verb, ev->arg);
+        break;
+    default: /* message bytes and plain commands leave no field */
+        break;
+    }
+}
+
+void st_record_set_message(st_record *r, json_t *message)
+{
+    json_t *tx = current_tx(r);
+    if (tx)
+        json_object_set_new(tx, "message", message);
+    else
+        json_decref(message);
+}
+
+const char *st_close_reason_name(st_close_reason why)
+{
+    static const char *names[] = {"fin", "rst", "timeout", "eof", "evicted"};
+    return (unsigned)why < 5 ? names[why] : "eof";
+}
+
+static json_t *per_dir(uint64_t client, uint64_t server)
+{
+    return json_pack("{s:I, s:I}", "client", (json_int_t)client, "server", (json_int_t)server);
+}
+
+/* Drop the placeholders that only counted recipients past the cap. */
+static void trim_rcpt_placeholders(json_t *txs)
+{
+    size_t i, j;
+    json_t *tx;
+    json_array_foreach(txs, i, tx)
+    {
+        json_t *bad = json_object_get(tx, "rcpt_rejected");
+        for (j = json_array_size(bad); j-- > 0;)
+            if (json_is_null(json_array_get(bad, j)))
+                json_array_remove(bad, j);
+    }
+}
+
+json_t *st_record_finish(st_record *r, st_close_reason why, const st_half_stats st[2],
+                         const struct timeval *ts_end)
+{
+    char when[40];
+    st_format_time(ts_end, when, sizeof when);
+    if (r->tx) /* the SMTP layer always ends its transactions; be safe anyway */
+        json_object_set_new(r->tx, "status", json_string("incomplete"));
+    trim_rcpt_placeholders(r->txs);
+    if (r->anomalies_over_cap) {
+        json_t *a = json_pack("{s:s, s:I}", "name", "too_many_anomalies", "detail",
+                              (json_int_t)r->anomalies_over_cap);
+        json_array_append_new(r->anomalies, a);
+    }
+    json_object_set_new(r->root, "ts_end", json_string(when));
+    json_object_set_new(r->root, "close", json_string(st_close_reason_name(why)));
+    json_object_set_new(r->root, "bytes", per_dir(st[0].bytes, st[1].bytes));
+    json_object_set_new(r->root, "packets", per_dir(st[0].packets, st[1].packets));
+    json_object_set_new(r->root, "missing_bytes", per_dir(st[0].missing, st[1].missing));
+    json_t *out = r->root;
+    r->root = NULL;
+    return out;
+}

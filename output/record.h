@@ -1,0 +1,56 @@
+/*
+ * record.h - the session record: one JSON object per SMTP session.
+ *
+ * Built from SMTP events as the session goes on, finished when the TCP
+ * stream closes. Field names are a contract (docs/record.md). Every list
+ * in it has a cap; what does not fit is counted in an anomaly, so a
+ * hostile session cannot grow a record without bound.
+ *
+ * Strings from the wire are made valid UTF-8 (invalid bytes become
+ * U+FFFD) and capped before they reach jansson.
+ */
+#ifndef ST_OUTPUT_RECORD_H
+#define ST_OUTPUT_RECORD_H
+
+#include <jansson.h>
+#include <sys/time.h>
+
+#include "reassembly/reasm.h"
+#include "smtp/smtp.h"
+
+typedef struct st_record_limits {
+    size_t max_transactions; /* per session */
+    size_t max_rcpts;        /* accepted + rejected, per transaction */
+    size_t max_anomalies;    /* per session */
+    size_t max_string;       /* bytes of any one string from the wire */
+} st_record_limits;
+
+void st_record_limits_default(st_record_limits *lim);
+
+typedef struct st_record st_record;
+
+st_record *st_record_new(const st_record_limits *lim, const st_endpoint *client,
+                         const st_endpoint *server, const struct timeval *ts);
+void st_record_free(st_record *r);
+
+/* Feed every SMTP event, in order. */
+void st_record_smtp(st_record *r, const st_smtp_event *ev);
+
+/* The message of the current transaction (takes the reference). Called
+ * once the message is over, before the TX_END event that closes it. */
+void st_record_set_message(st_record *r, json_t *message);
+
+void st_record_anomaly(st_record *r, const char *name, const char *detail);
+
+/* Completes the record; the caller owns the result. r stays valid for
+ * st_record_free only. */
+json_t *st_record_finish(st_record *r, st_close_reason why, const st_half_stats stats[2],
+                         const struct timeval *ts_end);
+
+/* Helpers shared with the message record. */
+json_t *st_json_string(const char *s, size_t cap); /* valid UTF-8, at most cap bytes */
+json_t *st_json_stringn(const char *s, size_t n, size_t cap);
+void st_format_time(const struct timeval *tv, char *out, size_t outlen);
+const char *st_close_reason_name(st_close_reason why);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * store.c - tmp file, hash, rename.
+ *
+ * Writes go through a small per-object buffer so that many objects can be
+ * open at once (one per session in flight) without much memory. The tmp
+ * file is only created at the first flush, so empty objects and objects
+ * with a cap of 0 cost no file at all.
+ */
+#include "output/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ST_STORE_BUF 16384
+
+struct st_store {
+    char *base;    /* <root>/<dir> */
+    char *rel;     /* <dir> */
+    char suffix[16];
+    uint64_t seq;  /* tmp file names */
+    uint64_t errors;
+};
+
+struct st_store_obj {
+    st_store *s;
+    st_hash hash;
+    uint64_t cap, size;
+    int fd;
+    int err;
+    int truncated;
+    char tmp[4096];
+    size_t fill;
+    unsigned char buf[ST_STORE_BUF];
+};
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+st_store *st_store_open(const char *root, const char *dir, const char *suffix, char *err,
+                        size_t errlen)
+{
+    st_store *s = calloc(1, sizeof *s);
+    char tmpdir[4096];
+    if (!s || asprintf(&s->base, "%s/%s", root, dir) < 0) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->rel = strdup(dir);
+    snprintf(s->suffix, sizeof s->suffix, "%s", suffix);
+    snprintf(tmpdir, sizeof tmpdir, "%s/.tmp", s->base);
+    if (!s->rel || mkdir_p(tmpdir) != 0) {
+        snprintf(err, errlen, "%s: %s", tmpdir, strerror(errno));
+        st_store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void st_store_close(st_store *s)
+{
+    if (!s)
+        return;
+    free(s->base);
+    free(s->rel);
+    free(s);
+}
+
+uint64_t st_store_errors(const st_store *s)
+{
+    return s->errors;
+}
+
+st_store_obj *st_store_begin(st_store *s, uint64_t cap, unsigned which)
+{
+    st_store_obj *o = malloc(sizeof *o);
+    if (!o)
+        return NULL;
+    o->s = s;
+    o->cap = cap;
+    o->size = 0;
+    o->fd = -1;
+    o->err = 0;
+    o->truncated = 0;
+    o->fill = 0;
+    o->tmp[0] = 0;
+    if (st_hash_init(&o->hash, which | ST_HASH_SHA256) != 0)
+        o->err = ENOMEM;
+    return o;
+}
+
+static void flush_buf(st_store_obj *o)
+{
+    if (o->fill == 0 || o->err)
+        return;
+    if (o->fd < 0) {
+        snprintf(o->tmp, sizeof o->tmp, "%s/.tmp/%ld.%llu", o->s->base, (long)getpid(),
+                 (unsigned long long)o->s->seq++);
+        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (o->fd < 0) {
+            o->err = errno;
+            return;
+        }
+    }
+    size_t off = 0;
+    while (off < o->fill) {
+        ssize_t w = write(o->fd, o->buf + off, o->fill - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            o->err = w < 0 ? errno : EIO;
+            return;
+        }
+        off += (size_t)w;
+    }
+    o->fill = 0;
+}
+
+void st_store_write(st_store_obj *o, const void *p, size_t n)
+{
+    st_hash_update(&o->hash, p, n);
+    o->size += n;
+    if (o->err || o->truncated)
+        return;
+    if (o->size > o->cap) {
+        o->truncated = 1;
+        return;
+    }
+    const unsigned char *c = p;
+    while (n > 0 && !o->err) {
+        size_t take = ST_STORE_BUF - o->fill < n ? ST_STORE_BUF - o->fill : n;
+        memcpy(o->buf + o->fill, c, take);
+        o->fill += take;
+        c += take;
+        n -= take;
+        if (o->fill == ST_STORE_BUF)
+            flush_buf(o);
+    }
+}
+
+/* Move the finished tmp file to its content address (or drop it when the
+ * same content is already there). */
+static void commit(st_store_obj *o, st_store_result *r)
+{
+    char dir[4096], final[4096 + 128];
+    const char *h = r->digest.sha256;
+    snprintf(dir, sizeof dir, "%s/%.2s", o->s->base, h);
+    snprintf(final, sizeof final, "%s/%s%s", dir, h, o->s->suffix);
+    snprintf(r->path, sizeof r->path, "%s/%.2s/%s%s", o->s->rel, h, h, o->s->suffix);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        o->err = errno;
+        return;
+    }
+    if (o->fd < 0) { /* empty object: nothing was flushed */
+        int fd = open(final, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            o->err = errno;
+        else
+            close(fd);
+        return;
+    }
+    if (access(final, F_OK) == 0)
+        unlink(o->tmp); /* already stored: content addressing makes it the same */
+    else if (rename(o->tmp, final) != 0)
+        o->err = errno;
+}
+
+void st_store_end(st_store_obj *o, st_store_result *r)
+{
+    memset(r, 0, sizeof *r);
+    if (!o->truncated)
+        flush_buf(o);
+    if (o->fd >= 0 && close(o->fd) != 0 && !o->err)
+        o->err = errno;
+    st_hash_final(&o->hash, &r->digest);
+    r->size = o->size;
+    r->truncated = o->truncated;
+    if (!o->err && !o->truncated && o->cap > 0)
+        commit(o, r);
+    if (o->err || o->truncated || o->cap == 0) {
+        if (o->tmp[0])
+            unlink(o->tmp);
+        r->path[0] = 0;
+        if (o->err)
+            o->s->errors++;
+    } else {
+        r->stored = 1;
+    }
+    r->write_error = o->err;
+    free(o);
+}

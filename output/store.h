@@ -1,0 +1,49 @@
+/*
+ * store.h - content-addressed file store (Suricata filestore v2 layout).
+ *
+ * An object is streamed to a temporary file while it is hashed, then
+ * renamed to <root>/<dir>/<aa>/<sha256><suffix> when complete, where aa
+ * is the first two hex digits of the hash. The same content seen twice is
+ * stored once. Names come only from hashes: nothing from the wire ever
+ * becomes part of a path.
+ *
+ * How it fails: a write error (full disk, quota) or the per-object cap
+ * stops writing but never hashing; the object is then not stored and the
+ * result says why. No call aborts the process.
+ */
+#ifndef ST_OUTPUT_STORE_H
+#define ST_OUTPUT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analyze/hash.h"
+
+typedef struct st_store st_store;
+typedef struct st_store_obj st_store_obj;
+
+typedef struct st_store_result {
+    st_digest digest;
+    uint64_t size;       /* bytes written to the object (hashed) */
+    int stored;          /* 1 when the file is in the store (new or already there) */
+    int truncated;       /* the cap was hit: not stored, hashes still cover everything */
+    int write_error;     /* errno of the first failed write/rename, 0 if none */
+    char path[160];      /* relative to the output root, "" when not stored */
+} st_store_result;
+
+/* dir is e.g. "messages" or "files"; suffix e.g. ".eml" or "". */
+st_store *st_store_open(const char *root, const char *dir, const char *suffix, char *err,
+                        size_t errlen);
+void st_store_close(st_store *s);
+
+/* cap: bytes to store at most (0: store nothing, only hash); which: ST_HASH_* bits
+ * beside sha256, which is always computed. NULL only when out of memory. */
+st_store_obj *st_store_begin(st_store *s, uint64_t cap, unsigned which);
+void st_store_write(st_store_obj *o, const void *p, size_t n);
+/* Finishes the object, fills r and frees o. */
+void st_store_end(st_store_obj *o, st_store_result *r);
+
+/* Objects whose file could not be written, since start. */
+uint64_t st_store_errors(const st_store *s);
+
+#endif

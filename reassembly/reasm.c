@@ -1,0 +1,564 @@
+/*
+ * reasm.c - libnids glue: feeding, callbacks, holes, idle sweep.
+ *
+ * Per packet: decode the link layer, map IPv6 to stand-in IPv4, feed
+ * libnids through a DLT_RAW dead handle, then look the stream up again to
+ * count the packet, refresh its idle clock and skip a hole that libnids
+ * would otherwise wait on forever (libnids has no gap handling at all).
+ *
+ * Holes: libnids queues segments that arrive after a hole and delivers
+ * nothing more until the hole fills; it frees the whole queue silently
+ * once it passes 64 KiB. We read that queue (struct skbuff, mirrored
+ * below from libnids 1.26 src/tcp.h; the only private layout we rely on)
+ * and deliver it ourselves, announcing the missing bytes, then advance the
+ * half-stream's count/offset past it. This is the one place where we
+ * write libnids state; both fields are public in nids.h.
+ *
+ * Only outside libnids callbacks do we free streams (inside them libnids
+ * still uses the stream after we return).
+ */
+#include "reassembly/reasm.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <nids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "capture/ip6.h"
+#include "capture/l2.h"
+#include "reassembly/v6map.h"
+
+#if NIDS_MAJOR != 1 || NIDS_MINOR != 26
+#error "reasm.c mirrors struct skbuff of libnids 1.26; check src/tcp.h of this version"
+#endif
+
+/* libnids 1.26 src/tcp.h, private there: the out-of-order queue entry. */
+struct skbuff {
+    struct skbuff *next;
+    struct skbuff *prev;
+    void *data;
+    u_int len;
+    u_int truesize;
+    u_int urg_ptr;
+    char fin;
+    char urg;
+    u_int seq;
+    u_int ack;
+};
+
+typedef struct rs_stream {
+    struct tcp_stream *tcp;
+    struct tuple4 tuple;
+    void *user;
+    st_half_stats st[2];
+    long last_sec;
+    struct rs_stream *prev, *next; /* idle list, least recently active first */
+    int dropped;                   /* consumer lost interest while inside libnids */
+} rs_stream;
+
+static st_reasm_ops ops;
+static void *app;
+static st_reasm_config cfg;
+static st_reasm_counters counters;
+static pcap_t *dead;
+static struct pcap_pkthdr hdr; /* libnids keeps a pointer to it: static */
+static rs_stream *idle_head, *idle_tail;
+static int in_nids;             /* inside nids_pcap_handler */
+static st_close_reason exit_reason = ST_CLOSE_EOF;
+static long last_sweep;
+static uint8_t v6buf[20 + 65535];
+
+static inline int seq_after(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+
+/* ---- the idle list ------------------------------------------------------ */
+
+static void idle_unlink(rs_stream *rs)
+{
+    if (rs->prev)
+        rs->prev->next = rs->next;
+    else
+        idle_head = rs->next;
+    if (rs->next)
+        rs->next->prev = rs->prev;
+    else
+        idle_tail = rs->prev;
+    rs->prev = rs->next = NULL;
+}
+
+static void idle_append(rs_stream *rs)
+{
+    rs->prev = idle_tail;
+    rs->next = NULL;
+    if (idle_tail)
+        idle_tail->next = rs;
+    else
+        idle_head = rs;
+    idle_tail = rs;
+}
+
+/* ---- endpoints ---------------------------------------------------------- */
+
+static void endpoint_of(st_endpoint *ep, u_int addr_be, u_short port)
+{
+    const uint8_t *v6 = st_v6map_is_mapped(addr_be) ? st_v6map_lookup(addr_be) : NULL;
+    memset(ep, 0, sizeof *ep);
+    ep->port = port;
+    if (v6) {
+        ep->family = AF_INET6;
+        memcpy(ep->addr, v6, 16);
+    } else {
+        ep->family = AF_INET;
+        memcpy(ep->addr, &addr_be, 4);
+    }
+}
+
+/* ---- delivery ----------------------------------------------------------- */
+
+static void rs_release(rs_stream *rs)
+{
+    idle_unlink(rs);
+    if (st_v6map_is_mapped(rs->tuple.saddr))
+        st_v6map_unref(rs->tuple.saddr);
+    if (st_v6map_is_mapped(rs->tuple.daddr))
+        st_v6map_unref(rs->tuple.daddr);
+    free(rs);
+}
+
+/* The consumer no longer wants the stream: stop collecting it. */
+static void rs_drop(rs_stream *rs)
+{
+    struct tcp_stream *a = rs->tcp;
+    a->user = NULL;
+    a->client.collect = 0;
+    a->server.collect = 0;
+    rs->dropped = 1;
+    rs_release(rs);
+    if (!in_nids)
+        nids_free_tcp_stream(a);
+}
+
+static int deliver(rs_stream *rs, int from, const uint8_t *p, size_t n)
+{
+    rs->st[from].bytes += n;
+    if (ops.data(app, rs->user, from, p, n, &hdr.ts))
+        return 1;
+    rs_drop(rs);
+    return 0;
+}
+
+static void announce_gap(rs_stream *rs, int from, uint32_t n)
+{
+    rs->st[from].missing += n;
+    counters.holes++;
+    counters.hole_bytes += n;
+    ops.gap(app, rs->user, from, n);
+}
+
+/* Deliver what libnids holds behind a hole in one half-stream, announcing
+ * every missing range, and move the half-stream past it. Returns 0 when the
+ * consumer dropped the stream. */
+static int salvage_half(rs_stream *rs, int from)
+{
+    struct tcp_stream *a = rs->tcp;
+    struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
+    struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
+    if (!rcv->collect)
+        return 1;
+    uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
+    for (struct skbuff *skb = rcv->list; skb; skb = skb->next) {
+        int32_t ahead = (int32_t)(skb->seq - exp);
+        if (ahead > 0) {
+            announce_gap(rs, from, (uint32_t)ahead);
+            rcv->count += ahead;
+            rcv->offset += ahead;
+            exp += (uint32_t)ahead;
+        }
+        int32_t fresh = (int32_t)(skb->seq + skb->len - exp);
+        if (fresh <= 0)
+            continue;
+        const uint8_t *p = (const uint8_t *)skb->data + (skb->len - (uint32_t)fresh);
+        rcv->count += fresh;
+        rcv->offset += fresh;
+        exp += (uint32_t)fresh;
+        if (!deliver(rs, from, p, (size_t)fresh))
+            return 0;
+    }
+    return 1;
+}
+
+static int salvage(rs_stream *rs)
+{
+    return salvage_half(rs, ST_FROM_CLIENT) && salvage_half(rs, ST_FROM_SERVER);
+}
+
+/* A hole is certain once the receiver acknowledged bytes we never saw, and
+ * not worth waiting for once the queue behind it is large. */
+static void check_holes(rs_stream *rs)
+{
+    struct tcp_stream *a = rs->tcp;
+    for (int from = 0; from < 2; from++) {
+        struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
+        struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
+        if (!rcv->list || !rcv->collect)
+            continue;
+        uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
+        if (rcv->rmem_alloc > cfg.ooo_limit || seq_after(rcv->ack_seq, exp)) {
+            if (!salvage_half(rs, from))
+                return;
+        }
+    }
+}
+
+static void finish(rs_stream *rs, st_close_reason why)
+{
+    struct tcp_stream *a = rs->tcp;
+    if (!salvage(rs))
+        return;
+    a->user = NULL;
+    ops.close(app, rs->user, why, rs->st, &hdr.ts);
+    rs_release(rs);
+}
+
+/* ---- libnids callbacks -------------------------------------------------- */
+
+static int in_closing_timer(struct tcp_stream *a)
+{
+    for (struct tcp_timeout *t = nids_tcp_timeouts; t; t = t->next)
+        if (t->a_tcp == a)
+            return 1;
+    return 0;
+}
+
+static void on_established(struct tcp_stream *a)
+{
+    st_endpoint cli, srv;
+    endpoint_of(&cli, a->addr.saddr, a->addr.source);
+    endpoint_of(&srv, a->addr.daddr, a->addr.dest);
+    void *user = ops.open(app, &cli, &srv, &hdr.ts);
+    if (!user)
+        return;
+    rs_stream *rs = calloc(1, sizeof *rs);
+    if (!rs) {
+        static const st_half_stats none[2];
+        ops.close(app, user, ST_CLOSE_EVICTED, none, &hdr.ts);
+        return;
+    }
+    rs->tcp = a;
+    rs->tuple = a->addr;
+    rs->user = user;
+    rs->last_sec = hdr.ts.tv_sec;
+    rs->st[ST_FROM_CLIENT].packets = 1; /* the SYN; the final ACK is counted on return */
+    rs->st[ST_FROM_SERVER].packets = 1; /* the SYN-ACK */
+    if (st_v6map_is_mapped(a->addr.saddr))
+        st_v6map_ref(a->addr.saddr);
+    if (st_v6map_is_mapped(a->addr.daddr))
+        st_v6map_ref(a->addr.daddr);
+    a->user = rs;
+    a->client.collect++;
+    a->server.collect++;
+    idle_append(rs);
+    counters.streams++;
+}
+
+static void on_data(struct tcp_stream *a, rs_stream *rs)
+{
+    int from = a->server.count_new ? ST_FROM_CLIENT : ST_FROM_SERVER;
+    struct half_stream *h = from == ST_FROM_CLIENT ? &a->server : &a->client;
+    if (h->count_new <= 0)
+        return;
+    const uint8_t *p = (const uint8_t *)h->data + (h->count - h->offset - h->count_new);
+    deliver(rs, from, p, (size_t)h->count_new);
+}
+
+static void on_tcp(struct tcp_stream *a, void **param)
+{
+    (void)param;
+    if (a->nids_state == NIDS_JUST_EST) {
+        on_established(a);
+        return;
+    }
+    rs_stream *rs = a->user;
+    if (!rs)
+        return;
+    switch (a->nids_state) {
+    case NIDS_DATA:
+        on_data(a, rs);
+        break;
+    case NIDS_CLOSE:
+        finish(rs, ST_CLOSE_FIN);
+        break;
+    case NIDS_RESET:
+        finish(rs, ST_CLOSE_RST);
+        break;
+    case NIDS_TIMED_OUT:
+        if (in_closing_timer(a)) {
+            finish(rs, ST_CLOSE_TIMEOUT);
+        } else {
+            counters.evicted++;
+            finish(rs, ST_CLOSE_EVICTED);
+        }
+        break;
+    case NIDS_EXITING:
+        finish(rs, exit_reason);
+        break;
+    default:
+        break;
+    }
+}
+
+static rs_stream *stream_of_packet(const struct ip *iph, const struct tcphdr *th, int *from)
+{
+    struct tuple4 t = {ntohs(th->th_sport), ntohs(th->th_dport), iph->ip_src.s_addr,
+                       iph->ip_dst.s_addr};
+    struct tcp_stream *a = nids_find_tcp_stream(&t);
+    *from = ST_FROM_CLIENT;
+    if (!a) {
+        struct tuple4 r = {t.dest, t.source, t.daddr, t.saddr};
+        a = nids_find_tcp_stream(&r);
+        *from = ST_FROM_SERVER;
+    }
+    return a ? a->user : NULL;
+}
+
+/* libnids reports through nids_params.syslog; we count, and on BIGQUEUE
+ * (it is about to free the queue behind a hole) deliver that queue first. */
+static void on_warning(int type, int err, struct ip *iph, void *data)
+{
+    if (err >= 0 && err < 10)
+        counters.nids_warnings[err]++;
+    if (type != NIDS_WARN_TCP || err != NIDS_WARN_TCP_BIGQUEUE || !iph || !data)
+        return;
+    int from;
+    rs_stream *rs = stream_of_packet(iph, data, &from);
+    if (rs)
+        salvage_half(rs, from);
+}
+
+/* ---- feeding ------------------------------------------------------------ */
+
+/* A client SYN on a live 4-tuple makes libnids free the old stream without
+ * a word; close it ourselves first so its record is written. */
+static void before_syn(const struct ip *iph, const struct tcphdr *th)
+{
+    struct tuple4 t = {ntohs(th->th_sport), ntohs(th->th_dport), iph->ip_src.s_addr,
+                       iph->ip_dst.s_addr};
+    struct tcp_stream *a = nids_find_tcp_stream(&t);
+    if (!a || !a->user)
+        return;
+    if (a->ts + nids_params.tcp_flow_timeout < hdr.ts.tv_sec) {
+        counters.reused++;
+        finish(a->user, ST_CLOSE_EVICTED);
+    }
+}
+
+static void after_packet(const struct ip *iph, const struct tcphdr *th)
+{
+    int from;
+    rs_stream *rs = stream_of_packet(iph, th, &from);
+    if (!rs)
+        return;
+    rs->st[from].packets++;
+    rs->last_sec = hdr.ts.tv_sec;
+    if (rs != idle_tail) {
+        idle_unlink(rs);
+        idle_append(rs);
+    }
+    check_holes(rs);
+}
+
+static void feed_ipv4(const uint8_t *ip, size_t len)
+{
+    const struct ip *iph = (const struct ip *)ip;
+    if (len < 20 || iph->ip_v != 4 || iph->ip_hl < 5) {
+        counters.ip_errors++;
+        return;
+    }
+    size_t ihl = (size_t)iph->ip_hl * 4, tot = ntohs(iph->ip_len);
+    if (tot < ihl || tot > len || ihl > len) {
+        counters.ip_errors++; /* cut by the snap length, or lying */
+        return;
+    }
+    if (iph->ip_p != IPPROTO_TCP) {
+        counters.not_tcp++;
+        return;
+    }
+    if (st_v6map_is_mapped(iph->ip_src.s_addr) || st_v6map_is_mapped(iph->ip_dst.s_addr)) {
+        counters.reserved_v4++;
+        return;
+    }
+    int whole = (ntohs(iph->ip_off) & 0x3FFF) == 0 && tot >= ihl + 20;
+    const struct tcphdr *th = (const struct tcphdr *)(ip + ihl);
+    if (whole && (th->th_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+        before_syn(iph, th);
+    hdr.caplen = hdr.len = (bpf_u_int32)tot;
+    in_nids = 1;
+    nids_pcap_handler(NULL, &hdr, (u_char *)ip);
+    in_nids = 0;
+    if (whole)
+        after_packet(iph, th);
+}
+
+static void feed_ipv6(const uint8_t *ip, size_t len)
+{
+    st_ip6_tcp t;
+    st_ip6_result r = st_ip6_find_tcp(ip, len, &t);
+    if (r != ST_IP6_TCP) {
+        if (r == ST_IP6_FRAGMENT)
+            counters.ipv6_fragments++;
+        else if (r == ST_IP6_NOT_TCP)
+            counters.not_tcp++;
+        else
+            counters.ip_errors++;
+        return;
+    }
+    if (t.tcp_len != t.tcp_len_wire || t.tcp_len + 20 > 65535) {
+        counters.ip_errors++;
+        return;
+    }
+    uint32_t src = st_v6map_get(t.src, hdr.ts.tv_sec), dst = st_v6map_get(t.dst, hdr.ts.tv_sec);
+    if (!src || !dst) {
+        counters.ipv6_map_full++;
+        return;
+    }
+    struct ip *v4 = (struct ip *)v6buf;
+    memset(v4, 0, 20);
+    v4->ip_v = 4;
+    v4->ip_hl = 5;
+    v4->ip_len = htons((uint16_t)(t.tcp_len + 20));
+    v4->ip_ttl = t.hop_limit;
+    v4->ip_p = IPPROTO_TCP;
+    v4->ip_src.s_addr = src;
+    v4->ip_dst.s_addr = dst;
+    memcpy(v6buf + 20, t.tcp, t.tcp_len);
+    counters.ipv6_tcp++;
+    const struct tcphdr *th = (const struct tcphdr *)(v6buf + 20);
+    if ((th->th_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+        before_syn(v4, th);
+    hdr.caplen = hdr.len = (bpf_u_int32)(t.tcp_len + 20);
+    in_nids = 1;
+    nids_pcap_handler(NULL, &hdr, v6buf);
+    in_nids = 0;
+    after_packet(v4, th);
+}
+
+static void sweep_idle(long now)
+{
+    while (idle_head && idle_head->last_sec + cfg.idle_timeout < now) {
+        rs_stream *rs = idle_head;
+        struct tcp_stream *a = rs->tcp;
+        struct tuple4 t = rs->tuple;
+        counters.idle_closed++;
+        finish(rs, ST_CLOSE_TIMEOUT);
+        if (nids_find_tcp_stream(&t) == a)
+            nids_free_tcp_stream(a);
+    }
+}
+
+void st_reasm_packet(const st_packet *pkt, int linktype)
+{
+    st_l3 l3;
+    counters.packets++;
+    counters.bytes += pkt->caplen;
+    hdr.ts = pkt->ts;
+    st_l2_result r = st_l2_decode(linktype, pkt->data, pkt->caplen, &l3);
+    if (r == ST_L2_NOT_IP) {
+        counters.not_ip++;
+    } else if (r != ST_L2_OK) {
+        counters.l2_errors++;
+    } else if (l3.version == 4) {
+        feed_ipv4(l3.ip, l3.len);
+    } else {
+        feed_ipv6(l3.ip, l3.len);
+    }
+    if (hdr.ts.tv_sec != last_sweep) {
+        last_sweep = hdr.ts.tv_sec;
+        sweep_idle(hdr.ts.tv_sec);
+    }
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+void st_reasm_config_default(st_reasm_config *c)
+{
+    c->max_streams = 65536;
+    c->idle_timeout = 300;
+    c->ooo_limit = 32768;
+}
+
+int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char *err,
+                  size_t errlen)
+{
+    static struct nids_chksum_ctl no_checksums = {0, 0, NIDS_DONT_CHKSUM, 0};
+    cfg = *c;
+    ops = *o;
+    app = a;
+    if (cfg.max_streams < 16)
+        cfg.max_streams = 16;
+    if (st_v6map_init(1u << 16) != 0) {
+        snprintf(err, errlen, "cannot allocate the IPv6 address map");
+        return -1;
+    }
+    dead = pcap_open_dead(DLT_RAW, 65535);
+    if (!dead) {
+        snprintf(err, errlen, "pcap_open_dead failed");
+        return -1;
+    }
+    nids_params.pcap_desc = dead;
+    nids_params.pcap_filter = NULL;
+    nids_params.device = NULL;
+    nids_params.filename = NULL;
+    nids_params.scan_num_hosts = 0;
+    nids_params.syslog = on_warning;
+    nids_params.n_tcp_streams = cfg.max_streams / 3 * 4 + 4;
+    nids_params.n_hosts = 256;
+    nids_params.tcp_workarounds = 1;
+    nids_params.tcp_flow_timeout = 5;
+    nids_params.multiproc = 0;
+    nids_params.one_loop_less = 0;
+    nids_params.sk_buff_size = 0;
+    hdr.ts.tv_sec = 0;
+    nids_last_pcap_header = &hdr;
+    if (!nids_init()) {
+        snprintf(err, errlen, "libnids: %s", nids_errbuf);
+        return -1;
+    }
+    nids_register_chksum_ctl(&no_checksums, 1);
+    nids_register_tcp((void *)on_tcp);
+    return 0;
+}
+
+void st_reasm_flush(void)
+{
+    exit_reason = ST_CLOSE_EOF;
+    while (idle_head) {
+        rs_stream *rs = idle_head;
+        struct tcp_stream *a = rs->tcp;
+        struct tuple4 t = rs->tuple;
+        finish(rs, ST_CLOSE_EOF);
+        if (nids_find_tcp_stream(&t) == a)
+            nids_free_tcp_stream(a);
+    }
+}
+
+void st_reasm_shutdown(void)
+{
+    st_reasm_flush();
+    nids_exit();
+    if (dead)
+        pcap_close(dead);
+    dead = NULL;
+    st_v6map_free();
+}
+
+const st_reasm_counters *st_reasm_get_counters(void)
+{
+    return &counters;
+}

@@ -1,0 +1,113 @@
+/*
+ * reasm.h - TCP stream reassembly: packets in, ordered byte streams out.
+ *
+ * A thin, careful layer over libnids 1.26. We decode link layers ourselves
+ * (capture/l2) and feed libnids only IPv4 through a DLT_RAW dead handle;
+ * IPv6 flows are mapped onto 240.0.0.0/4 and mapped back (v6map), so both
+ * families reach the consumer alike. Checksums are not verified (offload),
+ * scan detection is off and libnids' warnings become counters.
+ *
+ * What libnids does not do, we add: sessions idle in packet time are
+ * closed; a client SYN reusing a live 4-tuple closes the old session with a
+ * callback instead of dropping it silently; a hole in a stream (lost
+ * segment) is skipped once the receiver has acknowledged past it, the
+ * out-of-order queue grows large, or the stream ends, and the consumer is
+ * told how many bytes are missing; end of input flushes everything.
+ *
+ * libnids keeps its state in globals, so there is one reassembler per
+ * process (scale with processes). Nothing here fails at run time: bad
+ * packets are counted and dropped.
+ */
+#ifndef ST_REASSEMBLY_REASM_H
+#define ST_REASSEMBLY_REASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "capture/source.h"
+
+typedef struct st_endpoint {
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+    uint16_t port;    /* host byte order */
+} st_endpoint;
+
+typedef enum {
+    ST_CLOSE_FIN = 0, /* both sides closed with FIN */
+    ST_CLOSE_RST,     /* reset */
+    ST_CLOSE_TIMEOUT, /* idle in packet time, or FIN behind a hole that never filled */
+    ST_CLOSE_EOF,     /* end of input (or shutdown on a signal) */
+    ST_CLOSE_EVICTED, /* pushed out: table full, or its 4-tuple reused by a new SYN */
+} st_close_reason;
+
+typedef struct st_half_stats {
+    uint64_t bytes;   /* payload bytes delivered */
+    uint64_t packets; /* packets seen after the handshake began (SYN counted) */
+    uint64_t missing; /* payload bytes skipped in holes */
+} st_half_stats;
+
+/* Directions, as seen by the consumer. */
+enum { ST_FROM_CLIENT = 0, ST_FROM_SERVER = 1 };
+
+typedef struct st_reasm_ops {
+    /* A connection completed its handshake. Return the consumer's stream
+     * state, or NULL to ignore the connection. */
+    void *(*open)(void *app, const st_endpoint *client, const st_endpoint *server,
+                  const struct timeval *ts);
+    /* In-order payload. Return 0 when the stream is of no more interest
+     * (it is then dropped without a close callback: the consumer must
+     * have released its state). */
+    int (*data)(void *app, void *stream, int from, const uint8_t *data, size_t len,
+                const struct timeval *ts);
+    /* len payload bytes of direction `from` will never be seen. */
+    void (*gap)(void *app, void *stream, int from, uint64_t len);
+    /* The stream is over; the consumer releases its state. */
+    void (*close)(void *app, void *stream, st_close_reason why, const st_half_stats stats[2],
+                  const struct timeval *ts);
+} st_reasm_ops;
+
+typedef struct st_reasm_config {
+    int max_streams;   /* concurrent TCP streams (libnids table); default 65536 */
+    int idle_timeout;  /* seconds of packet time without a packet; default 300 */
+    int ooo_limit;     /* bytes queued behind a hole before it is skipped; default 32768 */
+} st_reasm_config;
+
+typedef struct st_reasm_counters {
+    uint64_t packets;        /* frames given to st_reasm_packet */
+    uint64_t bytes;          /* their captured bytes */
+    uint64_t not_ip;         /* link layer said not IP */
+    uint64_t l2_errors;      /* truncated or unsupported link-layer frames */
+    uint64_t ip_errors;      /* bad IPv4/IPv6 headers */
+    uint64_t not_tcp;        /* IP but not TCP */
+    uint64_t ipv6_tcp;       /* IPv6 TCP packets mapped for libnids */
+    uint64_t ipv6_fragments; /* IPv6 fragments (not reassembled) */
+    uint64_t ipv6_map_full;  /* IPv6 packets dropped: address map full */
+    uint64_t reserved_v4;    /* real IPv4 packets in 240/4, dropped (our v6 map) */
+    uint64_t streams;        /* streams handed to open() */
+    uint64_t holes;          /* holes skipped */
+    uint64_t hole_bytes;     /* bytes in them */
+    uint64_t idle_closed;    /* streams closed by the idle sweep */
+    uint64_t reused;         /* streams closed because their 4-tuple was reused */
+    uint64_t evicted;        /* streams evicted because the table was full */
+    uint64_t nids_warnings[10]; /* libnids warnings by NIDS_WARN_* subtype */
+} st_reasm_counters;
+
+void st_reasm_config_default(st_reasm_config *cfg);
+
+/* 0 on success; -1 with a message in err. Call once per process. */
+int st_reasm_init(const st_reasm_config *cfg, const st_reasm_ops *ops, void *app, char *err,
+                  size_t errlen);
+
+/* One captured frame of the given link type. */
+void st_reasm_packet(const st_packet *pkt, int linktype);
+
+/* Close every open stream with ST_CLOSE_EOF (end of input, shutdown). */
+void st_reasm_flush(void);
+
+/* Release libnids; after st_reasm_flush. */
+void st_reasm_shutdown(void);
+
+const st_reasm_counters *st_reasm_get_counters(void);
+
+#endif

@@ -1,0 +1,27 @@
+#!/bin/sh
+# deps.sh PURPOSE - install the Debian packages that PURPOSE needs, if missing.
+# PURPOSE: build | test | bench | record | fuzz.  Runs apt-get only when a
+# package is missing, so a prepared machine pays nothing.
+set -e
+build="gcc make pkg-config libpcap-dev libnids-dev zlib1g-dev libjansson-dev libssl-dev
+       libmagic-dev libyara-dev libpcre2-dev"
+case "$1" in
+build)  want="$build" ;;
+test)   want="$build libcmocka-dev python3 tshark" ;;
+bench)  want="$build tcpdump tshark dsniff python3" ;;
+record) want="$build postfix swaks sasl2-bin libsasl2-modules tcpdump python3 openssl iproute2 ethtool" ;;
+fuzz)   want="$build clang libclang-rt-14-dev" ;;
+*)      echo "deps.sh: unknown purpose '$1'" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+echo "postfix postfix/main_mailer_type select Local only" | $SUDO debconf-set-selections 2>/dev/null || true
+echo "postfix postfix/mailname string smtptap.test" | $SUDO debconf-set-selections 2>/dev/null || true
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
