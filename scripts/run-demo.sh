@@ -1,0 +1,12 @@
+#!/bin/sh
+# run-demo.sh - what `make run` does after building: run smtptap on a
+# bundled capture and show what it found.
+set -e
+cd "$(dirname "$0")/.."
+pcap=${1:-pcaps/smtp-multi-transaction.pcap}
+out=out/demo
+rm -rf "$out"
+echo "== build/smtptap -r $pcap -o $out"
+build/smtptap -r "$pcap" -o "$out"
+echo
+python3 scripts/show.py "$out"

@@ -1,0 +1,151 @@
+"""The command line: errors on bad input, options, filters, several files."""
+import gzip
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import unittest
+
+from common import BIN, ENV, SmtptapCase, smtptap
+from pcapgen import Session, smtp_dialogue, write_pcap
+
+MSG1 = b"Subject: one\r\n\r\nfirst message\r\n"
+MSG2 = b"Subject: two\r\n\r\nsecond message\r\n" * 200
+
+
+def two_sessions():
+    a = smtp_dialogue(Session(client=("10.0.0.1", 1001)).handshake(),
+                      [(b"a@x.test", [b"b@y.test"], MSG1)]).fin()
+    b = smtp_dialogue(Session(client=("10.0.0.3", 1003), t0=1700000100).handshake(),
+                      [(b"c@x.test", [b"d@y.test"], MSG2)]).fin()
+    return a.packets, b.packets
+
+
+class Cli(SmtptapCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="smtptap-cli-")
+        a, b = two_sessions()
+        self.first = os.path.join(self.dir, "first.pcap")
+        self.second = os.path.join(self.dir, "second.pcap")
+        self.both = os.path.join(self.dir, "both.pcap")
+        write_pcap(self.first, a)
+        write_pcap(self.second, b)
+        write_pcap(self.both, a + b)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def test_truncated_capture_keeps_complete_sessions(self):
+        data = open(self.both, "rb").read()
+        cut = self.path("cut.pcap")
+        with open(cut, "wb") as f:
+            f.write(data[:len(data) - 300])  # inside the second session's last packets
+        run = smtptap("-r", cut)
+        self.assertNotEqual(run.rc, 0)
+        self.assertIn("cut.pcap", run.stderr)
+        self.assertIn("truncated", run.stderr.lower())
+        ports = sorted(r["client"]["port"] for r in run.records)
+        self.assertIn(1001, ports)
+        first = [r for r in run.records if r["client"]["port"] == 1001][0]
+        self.assertMessage(run, first["transactions"][0], MSG1)
+
+    def test_empty_garbage_and_missing_files(self):
+        empty = self.path("empty.pcap")
+        open(empty, "wb").close()
+        junk = self.path("junk.pcap")
+        with open(junk, "wb") as f:
+            f.write(b"this is not a capture file at all\n" * 10)
+        for path in (empty, junk, self.path("nonexistent.pcap")):
+            run = smtptap("-r", path)
+            self.assertEqual(run.rc, 1, path)
+            self.assertIn(os.path.basename(path), run.stderr)
+            self.assertEqual(run.records, [])
+
+    def test_bad_file_does_not_lose_the_good_ones(self):
+        junk = self.path("junk2.pcap")
+        with open(junk, "wb") as f:
+            f.write(b"\xd4\xc3\xb2\xa1garbage")
+        run = smtptap("-r", self.first, "-r", junk, "-r", self.second)
+        self.assertEqual(run.rc, 1)
+        self.assertEqual(sorted(r["client"]["port"] for r in run.records), [1001, 1003])
+
+    def test_unknown_link_type(self):
+        data = bytearray(open(self.first, "rb").read())
+        struct.pack_into("<I", data, 20, 147)  # LINKTYPE_USER0
+        odd = self.path("user0.pcap")
+        open(odd, "wb").write(bytes(data))
+        run = smtptap("-r", odd)
+        self.assertEqual(run.rc, 1)
+        self.assertIn("link", run.stderr.lower())
+
+    def test_gzip_and_pcapng_read_directly(self):
+        gz = self.path("both.pcap.gz")
+        with open(self.both, "rb") as f, gzip.open(gz, "wb") as g:
+            shutil.copyfileobj(f, g)
+        ng = self.path("both.pcapng")
+        subprocess.run(["editcap", "-F", "pcapng", self.both, ng], check=True)
+        ng_gz = self.path("both.pcapng.gz")
+        with open(ng, "rb") as f, gzip.open(ng_gz, "wb") as g:
+            shutil.copyfileobj(f, g)
+        for path in (gz, ng, ng_gz):
+            run = smtptap("-r", path)
+            self.assertEqual(run.rc, 0, run.stderr)
+            self.assertEqual(len(run.records), 2, path)
+
+    def test_several_files_are_one_capture(self):
+        # a session split across two files is still one session
+        a, b = two_sessions()
+        half = len(b) // 2
+        p1, p2 = self.path("p1.pcap"), self.path("p2.pcap")
+        write_pcap(p1, a + b[:half])
+        write_pcap(p2, b[half:])
+        run = smtptap("-r", p1, "-r", p2)
+        self.assertEqual(run.rc, 0, run.stderr)
+        second = [r for r in run.records if r["client"]["port"] == 1003]
+        self.assertEqual(len(second), 1)
+        self.assertEqual(second[0]["close"], "fin")
+        self.assertMessage(run, second[0]["transactions"][0], MSG2)
+
+    def test_bpf_filter_on_files(self):
+        run = smtptap("-r", self.both, "host", "10.0.0.3")
+        self.assertEqual([r["client"]["port"] for r in run.records], [1003])
+        run = smtptap("-r", self.both, "tcp port 9")
+        self.assertEqual(run.records, [])
+        run = smtptap("-r", self.both, "this is not bpf")
+        self.assertEqual(run.rc, 1)
+
+    def test_options_from_config_file_and_command_line(self):
+        conf = self.path("smtptap.conf")
+        with open(conf, "w") as f:
+            f.write("# stoQ option names\nstore_messages = false\nomit_body = true\n")
+        run = smtptap("-c", conf, "-r", self.first)
+        self.assertEqual(run.rc, 0, run.stderr)
+        m = run.records[0]["transactions"][0]["message"]
+        self.assertIsNone(m["eml"])
+        self.assertEqual(m["size"], len(MSG1))
+        run = smtptap("-c", conf, "--store-messages=true", "-r", self.first)
+        self.assertIsNotNone(run.records[0]["transactions"][0]["message"]["eml"])
+        run = smtptap("--set", "store_messages=0", "-r", self.first)
+        self.assertIsNone(run.records[0]["transactions"][0]["message"]["eml"])
+
+    def test_usage_errors(self):
+        for args in (["--no-such-option"], [], ["--idle-timeout=abc", "-r", self.first],
+                     ["-r"]):
+            p = subprocess.run([BIN] + args, env=ENV, capture_output=True, text=True)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertTrue(p.stderr.strip(), args)
+
+    def test_help_and_version(self):
+        p = subprocess.run([BIN, "--help"], env=ENV, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        for opt in ("--omit-body", "--always-dispatch", "--archive-attachments",
+                    "--extract-iocs", "--ioc-keys", "-r FILE", "-i IFACE"):
+            self.assertIn(opt, p.stdout)
+        p = subprocess.run([BIN, "--version"], env=ENV, capture_output=True, text=True)
+        version = open(os.path.join(os.path.dirname(BIN), "..", "..", "VERSION")).read().strip()
+        self.assertEqual(p.stdout.strip(), "smtptap " + version)
+
+
+if __name__ == "__main__":
+    unittest.main()

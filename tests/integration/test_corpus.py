@@ -1,0 +1,140 @@
+"""Peers' captures (../shared/corpus): every envelope and message they name
+must come out of smtptap right. expected.json holds only what the peer's
+own baseline states; see ../shared/corpus/README.md for how to read it.
+
+One test per capture. Facts about MIME (headers, attachments) belong to
+the MIME layer and are checked by test_corpus_mime.py."""
+import glob
+import hashlib
+import ipaddress
+import json
+import os
+import unittest
+
+from common import CORPUS, smtptap
+
+
+def parse_endpoint(s):
+    """'1.2.3.4:25', '[2001:db8::1]:25' or '::1:25' -> (ip, port)."""
+    if s.startswith("["):
+        ip, port = s[1:].split("]:")
+    else:
+        ip, port = s.rsplit(":", 1)
+    return str(ipaddress.ip_address(ip)), int(port)
+
+
+def capture_of(folder, exp):
+    name = exp["capture"]
+    path = os.path.join(folder, name)
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        path += ".gz"
+    return path
+
+
+def all_rcpts(tx):
+    return [r for r in tx["rcpt_to"]] + [r["addr"] for r in tx["rcpt_rejected"]]
+
+
+def last_line(reply):
+    return (reply or "").split("\n")[-1]
+
+
+class CorpusCase(unittest.TestCase):
+    maxDiff = None
+
+    def check_capture(self, folder):
+        with open(os.path.join(folder, "expected.json")) as f:
+            exp = json.load(f)
+        run = smtptap("-r", capture_of(folder, exp))
+        self.assertNotIn("AddressSanitizer", run.stderr)
+        negative = any("NEGATIVE" in x for x in exp.get("features", []))
+        by_ep = {}
+        for r in run.records:
+            key = ((r["client"]["ip"], r["client"]["port"]), (r["server"]["ip"], r["server"]["port"]))
+            by_ep.setdefault(key, []).append(r)
+        for s in exp["sessions"]:
+            if not s.get("client"):
+                recs = run.records  # the peer does not name endpoints
+            else:
+                key = (parse_endpoint(s["client"]), parse_endpoint(s["server"]))
+                recs = by_ep.get(key, [])
+                if negative:
+                    self.assertEqual(recs, [], "not SMTP, yet reported")
+                    continue
+                if s.get("ndpi_proto") and s.get("ndpi_encrypted") and "STARTTLS" not in \
+                        " ".join(exp.get("features", [])).upper():
+                    self.assertEqual(recs, [], "implicit TLS is not SMTP in the clear")
+                    continue
+                self.assertTrue(recs, "no record for %s -> %s" % key)
+            self.check_session(folder, s, recs, run)
+
+    def check_session(self, folder, s, recs, run):
+        txs = [t for r in recs for t in r["transactions"]]
+        facts = s.get("session_email_facts", {})
+        if facts.get("helo"):
+            self.assertTrue(set(facts["helo"]) & {r["helo"] for r in recs},
+                            "helo %s not in %s" % (facts["helo"], [r["helo"] for r in recs]))
+        if "senders_envelope_or_header_lowercased" in facts:
+            senders = set(facts["senders_envelope_or_header_lowercased"])
+            for t in txs:
+                if t["mail_from"] is not None:
+                    self.assertIn(t["mail_from"].lower(), senders)
+        if "recipients_envelope_or_header_lowercased" in facts:
+            rcpts = set(facts["recipients_envelope_or_header_lowercased"])
+            for t in txs:
+                for a in t["rcpt_to"]:
+                    self.assertIn(a.lower(), rcpts)
+        used = set()
+        for et in s.get("transactions", []):
+            self.check_transaction(folder, et, txs, used, recs, run)
+
+    def check_transaction(self, folder, et, txs, used, recs, run):
+        if "helo" in et:
+            self.assertIn(et["helo"], [r["helo"] for r in recs])
+        cand = [i for i, t in enumerate(txs) if i not in used
+                and ("mail_from" not in et or t["mail_from"] == et["mail_from"])
+                and ("rcpt_to" not in et or sorted(set(all_rcpts(t))) == sorted(set(et["rcpt_to"])))
+                and all(a in all_rcpts(t) for a in et.get("rcpt_to_includes", []))
+                and len(all_rcpts(t)) > et.get("rcpt_to_count_gt", -1)]
+        if "mail_from" not in et and "rcpt_to" not in et and not cand:
+            cand = [i for i in range(len(txs)) if i not in used]
+        self.assertTrue(cand, "no transaction matches %s in %s" % (
+            {k: et[k] for k in ("mail_from", "rcpt_to") if k in et},
+            [(t["mail_from"], all_rcpts(t)) for t in txs]))
+        i = cand[0]
+        used.add(i)
+        t = txs[i]
+        msg = et.get("rfc822_message")
+        if msg:
+            self.assertIsNotNone(t["message"])
+            data = run.file_bytes(t["message"]["eml"])
+            self.assertEqual(len(data), msg["size"])
+            self.assertEqual(hashlib.sha1(data).hexdigest(), msg["sha1"])
+            if msg.get("expected_content_file"):
+                with open(os.path.join(folder, msg["expected_content_file"]), "rb") as f:
+                    self.assertEqual(data, f.read())
+            if "last_reply" in et:
+                self.assertEqual(last_line(t["reply"]), et["last_reply"])
+        for k, m in enumerate(et.get("rfc822_messages", [])):
+            mine = [x["message"] for x in txs if x["message"]][k]
+            self.assertEqual(mine["size"], m["size_seen"])
+            self.assertEqual(mine["missing_bytes"], m["missing_bytes"])
+            if m.get("expected_content_file"):
+                with open(os.path.join(folder, m["expected_content_file"]), "rb") as f:
+                    self.assertEqual(run.file_bytes(mine["eml"]), f.read())
+
+
+def _make(folder):
+    def test(self):
+        self.check_capture(folder)
+    return test
+
+
+for _f in sorted(glob.glob(os.path.join(CORPUS, "*", "*", "expected.json"))):
+    _folder = os.path.dirname(_f)
+    _name = "test_" + os.path.basename(os.path.dirname(_folder)) + "_" + \
+        os.path.basename(_folder).replace("-", "_")
+    setattr(CorpusCase, _name, _make(_folder))
+
+if __name__ == "__main__":
+    unittest.main()
