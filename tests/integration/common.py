@@ -1,5 +1,6 @@
 """Shared helpers for the integration tests: run smtptap, read its output."""
 import hashlib
+import ipaddress
 import json
 import os
 import subprocess
@@ -61,3 +62,12 @@ class SmtptapCase(unittest.TestCase):
         self.assertEqual(m["size"], len(expected_bytes))
         self.assertEqual(m["sha256"], sha256(expected_bytes))
         self.assertEqual(run.file_bytes(m["eml"]), expected_bytes)
+
+
+def parse_endpoint(s):
+    """'1.2.3.4:25', '[2001:db8::1]:25' or '::1:25' -> (ip, port)."""
+    if s.startswith("["):
+        ip, port = s[1:].split("]:")
+    else:
+        ip, port = s.rsplit(":", 1)
+    return str(ipaddress.ip_address(ip)), int(port)

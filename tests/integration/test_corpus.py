@@ -6,21 +6,11 @@ One test per capture. Facts about MIME (headers, attachments) belong to
 the MIME layer and are checked by test_corpus_mime.py."""
 import glob
 import hashlib
-import ipaddress
 import json
 import os
 import unittest
 
-from common import CORPUS, smtptap
-
-
-def parse_endpoint(s):
-    """'1.2.3.4:25', '[2001:db8::1]:25' or '::1:25' -> (ip, port)."""
-    if s.startswith("["):
-        ip, port = s[1:].split("]:")
-    else:
-        ip, port = s.rsplit(":", 1)
-    return str(ipaddress.ip_address(ip)), int(port)
+from common import CORPUS, parse_endpoint, smtptap
 
 
 def capture_of(folder, exp):
