@@ -314,14 +314,34 @@ static void on_tcp(struct tcp_stream *a, void **param)
     }
 }
 
-static rs_stream *stream_of_packet(const struct ip *iph, const struct tcphdr *th, int *from)
+/* What we need of a TCP/IPv4 packet, read byte by byte: captured packets
+ * sit at any alignment (Ethernet puts IP at offset 14). */
+typedef struct {
+    struct tuple4 t; /* as libnids keys it: ports in host order, addresses as on the wire */
+    uint8_t flags;   /* TCP flags */
+} tcp_key;
+
+static uint16_t rd16(const uint8_t *p)
 {
-    struct tuple4 t = {ntohs(th->th_sport), ntohs(th->th_dport), iph->ip_src.s_addr,
-                       iph->ip_dst.s_addr};
-    struct tcp_stream *a = nids_find_tcp_stream(&t);
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void key_of(const uint8_t *ip, size_t ihl, tcp_key *k)
+{
+    const uint8_t *th = ip + ihl;
+    memcpy(&k->t.saddr, ip + 12, 4);
+    memcpy(&k->t.daddr, ip + 16, 4);
+    k->t.source = rd16(th);
+    k->t.dest = rd16(th + 2);
+    k->flags = th[13];
+}
+
+static rs_stream *stream_of_packet(const tcp_key *k, int *from)
+{
+    struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)&k->t);
     *from = ST_FROM_CLIENT;
     if (!a) {
-        struct tuple4 r = {t.dest, t.source, t.daddr, t.saddr};
+        struct tuple4 r = {k->t.dest, k->t.source, k->t.daddr, k->t.saddr};
         a = nids_find_tcp_stream(&r);
         *from = ST_FROM_SERVER;
     }
@@ -336,8 +356,11 @@ static void on_warning(int type, int err, struct ip *iph, void *data)
         counters.nids_warnings[err]++;
     if (type != NIDS_WARN_TCP || err != NIDS_WARN_TCP_BIGQUEUE || !iph || !data)
         return;
+    const uint8_t *ip = (const uint8_t *)iph;
+    tcp_key k;
     int from;
-    rs_stream *rs = stream_of_packet(iph, data, &from);
+    key_of(ip, (size_t)(ip[0] & 15) * 4, &k);
+    rs_stream *rs = stream_of_packet(&k, &from);
     if (rs)
         salvage_half(rs, from);
 }
@@ -346,11 +369,9 @@ static void on_warning(int type, int err, struct ip *iph, void *data)
 
 /* A client SYN on a live 4-tuple makes libnids free the old stream without
  * a word; close it ourselves first so its record is written. */
-static void before_syn(const struct ip *iph, const struct tcphdr *th)
+static void before_syn(const tcp_key *k)
 {
-    struct tuple4 t = {ntohs(th->th_sport), ntohs(th->th_dport), iph->ip_src.s_addr,
-                       iph->ip_dst.s_addr};
-    struct tcp_stream *a = nids_find_tcp_stream(&t);
+    struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)&k->t);
     if (!a || !a->user)
         return;
     if (a->ts + nids_params.tcp_flow_timeout < hdr.ts.tv_sec) {
@@ -359,10 +380,10 @@ static void before_syn(const struct ip *iph, const struct tcphdr *th)
     }
 }
 
-static void after_packet(const struct ip *iph, const struct tcphdr *th)
+static void after_packet(const tcp_key *k)
 {
     int from;
-    rs_stream *rs = stream_of_packet(iph, th, &from);
+    rs_stream *rs = stream_of_packet(k, &from);
     if (!rs)
         return;
     rs->st[from].packets++;
@@ -374,36 +395,46 @@ static void after_packet(const struct ip *iph, const struct tcphdr *th)
     check_holes(rs);
 }
 
-static void feed_ipv4(const uint8_t *ip, size_t len)
+/* Feed one IPv4 packet (ours or a mapped IPv6 one) to libnids. */
+static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
 {
-    const struct ip *iph = (const struct ip *)ip;
-    if (len < 20 || iph->ip_v != 4 || iph->ip_hl < 5) {
-        counters.ip_errors++;
-        return;
-    }
-    size_t ihl = (size_t)iph->ip_hl * 4, tot = ntohs(iph->ip_len);
-    if (tot < ihl || tot > len || ihl > len) {
-        counters.ip_errors++; /* cut by the snap length, or lying */
-        return;
-    }
-    if (iph->ip_p != IPPROTO_TCP) {
-        counters.not_tcp++;
-        return;
-    }
-    if (st_v6map_is_mapped(iph->ip_src.s_addr) || st_v6map_is_mapped(iph->ip_dst.s_addr)) {
-        counters.reserved_v4++;
-        return;
-    }
-    int whole = (ntohs(iph->ip_off) & 0x3FFF) == 0 && tot >= ihl + 20;
-    const struct tcphdr *th = (const struct tcphdr *)(ip + ihl);
-    if (whole && (th->th_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
-        before_syn(iph, th);
+    if (k && (k->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+        before_syn(k);
     hdr.caplen = hdr.len = (bpf_u_int32)tot;
     in_nids = 1;
     nids_pcap_handler(NULL, &hdr, (u_char *)ip);
     in_nids = 0;
+    if (k)
+        after_packet(k);
+}
+
+static void feed_ipv4(const uint8_t *ip, size_t len)
+{
+    if (len < 20 || (ip[0] >> 4) != 4 || (ip[0] & 15) < 5) {
+        counters.ip_errors++;
+        return;
+    }
+    size_t ihl = (size_t)(ip[0] & 15) * 4, tot = rd16(ip + 2);
+    if (tot < ihl || tot > len) {
+        counters.ip_errors++; /* cut by the snap length, or lying */
+        return;
+    }
+    if (ip[9] != IPPROTO_TCP) {
+        counters.not_tcp++;
+        return;
+    }
+    uint32_t src, dst;
+    memcpy(&src, ip + 12, 4);
+    memcpy(&dst, ip + 16, 4);
+    if (st_v6map_is_mapped(src) || st_v6map_is_mapped(dst)) {
+        counters.reserved_v4++;
+        return;
+    }
+    tcp_key k;
+    int whole = (rd16(ip + 6) & 0x3FFF) == 0 && tot >= ihl + 20;
     if (whole)
-        after_packet(iph, th);
+        key_of(ip, ihl, &k);
+    feed_nids(ip, tot, whole ? &k : NULL); /* fragments: libnids reassembles them */
 }
 
 static void feed_ipv6(const uint8_t *ip, size_t len)
@@ -428,25 +459,21 @@ static void feed_ipv6(const uint8_t *ip, size_t len)
         counters.ipv6_map_full++;
         return;
     }
-    struct ip *v4 = (struct ip *)v6buf;
+    uint8_t *v4 = v6buf;
+    size_t tot = t.tcp_len + 20;
     memset(v4, 0, 20);
-    v4->ip_v = 4;
-    v4->ip_hl = 5;
-    v4->ip_len = htons((uint16_t)(t.tcp_len + 20));
-    v4->ip_ttl = t.hop_limit;
-    v4->ip_p = IPPROTO_TCP;
-    v4->ip_src.s_addr = src;
-    v4->ip_dst.s_addr = dst;
-    memcpy(v6buf + 20, t.tcp, t.tcp_len);
+    v4[0] = 0x45;
+    v4[2] = (uint8_t)(tot >> 8);
+    v4[3] = (uint8_t)tot;
+    v4[8] = t.hop_limit;
+    v4[9] = IPPROTO_TCP;
+    memcpy(v4 + 12, &src, 4);
+    memcpy(v4 + 16, &dst, 4);
+    memcpy(v4 + 20, t.tcp, t.tcp_len);
     counters.ipv6_tcp++;
-    const struct tcphdr *th = (const struct tcphdr *)(v6buf + 20);
-    if ((th->th_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
-        before_syn(v4, th);
-    hdr.caplen = hdr.len = (bpf_u_int32)(t.tcp_len + 20);
-    in_nids = 1;
-    nids_pcap_handler(NULL, &hdr, v6buf);
-    in_nids = 0;
-    after_packet(v4, th);
+    tcp_key k;
+    key_of(v4, 20, &k);
+    feed_nids(v4, tot, &k);
 }
 
 static void sweep_idle(long now)

@@ -12,6 +12,13 @@
  * anomaly too. Lost bytes (st_smtp_gap) end the message in progress as
  * incomplete and the parser looks for the next command or reply.
  *
+ * Order: a transaction's events come as MAIL, RCPT..., DATA_BEGIN,
+ * MSG_DATA/MSG_GAP..., MSG_END, TX_END, and never interleave with the next
+ * transaction's. A command whose reply was not seen (one-sided capture,
+ * lost packets, content pipelined before the replies) is reported with
+ * reply code 0 and text NULL. DATA_BEGIN opens a transaction when its MAIL
+ * was never seen.
+ *
  * Strings in an event are NUL-terminated, owned by the parser and valid
  * only during the callback. Control bytes in them are kept as is; the
  * record writer escapes them.
@@ -35,7 +42,8 @@ typedef enum {
     ST_SMTP_EV_TLS,        /* flag: 1 the bytes after STARTTLS are TLS (parsing stops),
                               0 they are plaintext (decrypted capture; parsing goes on) */
     ST_SMTP_EV_MAIL,       /* arg: reverse-path (no <>), params, reply: starts a transaction */
-    ST_SMTP_EV_RCPT,       /* arg: forward-path (no <>), params, reply, flag: 1 accepted */
+    ST_SMTP_EV_RCPT,       /* arg: forward-path (no <>), params, reply, flag: 1 accepted,
+                              0 refused, -1 no reply seen */
     ST_SMTP_EV_DATA_BEGIN, /* verb "DATA" (reply: the 354 or NULL if not yet seen) or "BDAT" */
     ST_SMTP_EV_MSG_DATA,   /* data/len: message bytes, dot-unstuffed, in order */
     ST_SMTP_EV_MSG_GAP,    /* gap: bytes of message content that were never seen */
@@ -96,7 +104,8 @@ void st_smtp_feed(st_smtp *p, st_dir dir, const uint8_t *data, size_t len);
 /* len bytes of this direction were lost (capture loss, TCP hole). */
 void st_smtp_gap(st_smtp *p, st_dir dir, uint64_t len);
 
-/* End of session: emits TX_END (ST_TX_INCOMPLETE) for a transaction still open. */
+/* End of session: emits TX_END (ST_TX_INCOMPLETE, or ST_TX_REJECTED when the
+ * server had refused the envelope) for a transaction still open. */
 void st_smtp_finish(st_smtp *p);
 
 /* 1 once a 220 banner and a client EHLO/HELO/LHLO were both seen. */

@@ -1,0 +1,234 @@
+/*
+ * complete.c - a pending command and its reply become events.
+ *
+ * Called when the reply is matched, or with no reply (code 0) when the
+ * command must be reported before its reply can come: message content is
+ * about to be emitted, the queue is full, the session ended, or the reply
+ * was lost. The command's text is copied into the work buffer and parsed
+ * there, so the queue may change while the events go out. The side
+ * effects on the transaction (open, reject, abort, close) happen here, in
+ * event order. Nothing here can fail.
+ */
+#include <string.h>
+
+#include "smtp/smtp_int.h"
+
+static int is_2xx(int code)
+{
+    return code >= 200 && code < 300;
+}
+
+static int is_error(int code)
+{
+    return code >= 400;
+}
+
+static void ev_cmd(st_smtp_event *ev, st_smtp_ev_type type, const char *verb, const char *arg,
+                   const st_smtp_reply *r)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = type;
+    ev->verb = verb;
+    ev->arg = arg;
+    ev->reply = *r;
+}
+
+/* EHLO keywords: the reply lines after the first, without "250-". */
+static size_t build_ext(st_smtp *p, const st_smtp_reply *r, char *out)
+{
+    size_t n = 0;
+    const char *s = r->text ? strchr(r->text, '\n') : NULL;
+    while (s) {
+        const char *line = s + 1, *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (n == ST_SMTP_MAX_EXT) {
+            st_smtp_anomaly(p, "too_many_extensions", NULL);
+            break;
+        }
+        size_t skip = len > 4 ? 4 : len;
+        memcpy(out, line + skip, len - skip);
+        out[len - skip] = 0;
+        p->ext[n++] = out;
+        out += len - skip + 1;
+        s = nl;
+    }
+    return n;
+}
+
+static void on_helo(st_smtp *p, char *verb, char *arg, const st_smtp_reply *r)
+{
+    st_smtp_event ev;
+    st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), r);
+    if (is_2xx(r->code)) {
+        p->detected = 1;
+        st_smtp_update_detect(p);
+    }
+    ev_cmd(&ev, ST_SMTP_EV_HELO, verb, arg, r);
+    if (is_2xx(r->code) && strcmp(verb, "HELO") != 0) {
+        ev.n_ext = build_ext(p, r, p->work + p->work_used);
+        ev.ext = p->ext;
+    }
+    st_smtp_emit(p, &ev);
+}
+
+static void on_auth(st_smtp *p, char *verb, char *arg, const st_smtp_reply *r)
+{
+    st_smtp_event ev;
+    ev_cmd(&ev, ST_SMTP_EV_AUTH, verb, arg, r);
+    ev.user = p->auth.has_user ? p->user : NULL;
+    ev.flag = r->code == 0 ? -1 : is_error(r->code) ? 0 : 1;
+    st_smtp_emit(p, &ev);
+    st_smtp_auth_done(p);
+}
+
+static void on_starttls(st_smtp *p, const st_smtp_reply *r)
+{
+    st_smtp_event ev;
+    if (r->code == 220) /* RFC 3207: both sides forget the session */
+        st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), r);
+    ev_cmd(&ev, ST_SMTP_EV_STARTTLS, NULL, NULL, r);
+    ev.flag = r->code == 220;
+    st_smtp_emit(p, &ev);
+    st_smtp_tls_reply(p, r->code);
+}
+
+static void on_mail(st_smtp *p, char *arg, const st_smtp_reply *r)
+{
+    st_smtp_event ev;
+    const char *path, *params;
+    st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), NULL);
+    if (st_smtp_parse_path(arg, "FROM", &path, &params) != 0)
+        st_smtp_anomaly(p, "mail_syntax", NULL);
+    p->tx.open = 1;
+    p->tx.rejected = is_error(r->code);
+    ev_cmd(&ev, ST_SMTP_EV_MAIL, "MAIL", path, r);
+    ev.params = params;
+    st_smtp_emit(p, &ev);
+}
+
+static void on_rcpt(st_smtp *p, char *arg, const st_smtp_reply *r)
+{
+    st_smtp_event ev;
+    const char *path, *params;
+    if (st_smtp_parse_path(arg, "TO", &path, &params) != 0)
+        st_smtp_anomaly(p, "rcpt_syntax", NULL);
+    ev_cmd(&ev, ST_SMTP_EV_RCPT, "RCPT", path, r);
+    ev.params = params;
+    ev.flag = r->code == 0 ? -1 : is_2xx(r->code);
+    if (!p->tx.open) {
+        st_smtp_anomaly(p, "rcpt_without_mail", NULL);
+    } else {
+        p->tx.rcpt_seen++;
+        p->tx.rcpt_maybe += ev.flag != 0;
+    }
+    st_smtp_emit(p, &ev);
+}
+
+/* The reply to DATA: 354 (or none while the content is being read)
+ * begins the message; a refusal before any content ends the transaction
+ * and sends the client side back to commands. */
+static void on_data(st_smtp *p, const st_smtp_reply *r)
+{
+    int here = p->cmode == ST_CM_DATA && !p->data_started;
+    if (r->code == 354 || r->code == 0) {
+        if (p->cmode == ST_CM_DATA)
+            st_smtp_data_begin(p, "DATA", r->code ? r : NULL);
+        return;
+    }
+    st_smtp_check_rcpt(p);
+    if (!here) {
+        p->tx.rejected |= p->tx.open;
+        return;
+    }
+    p->cmode = ST_CM_CMD;
+    st_smtp_line_reset(&p->cl);
+    st_smtp_tx_close(p, ST_TX_REJECTED, r);
+}
+
+static void on_bdat(st_smtp *p, int flags, const st_smtp_reply *r)
+{
+    if (r->code != 0 && !is_2xx(r->code))
+        p->tx.rejected |= p->tx.open;
+    if (flags & ST_F_LAST)
+        st_smtp_tx_close(p, st_smtp_tx_final(p, r->code), r);
+}
+
+static void on_command(st_smtp *p, int kind, char *verb, char *arg, const st_smtp_reply *r)
+{
+    st_smtp_event ev;
+    if (kind == ST_K_RSET || kind == ST_K_QUIT)
+        st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), r);
+    ev_cmd(&ev, ST_SMTP_EV_COMMAND, verb, arg, r);
+    st_smtp_emit(p, &ev);
+}
+
+static void dispatch(st_smtp *p, int kind, int flags, char *verb, char *arg, const st_smtp_reply *r)
+{
+    switch (kind) {
+    case ST_K_HELO:
+        on_helo(p, verb, arg, r);
+        break;
+    case ST_K_AUTH:
+        on_auth(p, verb, arg, r);
+        break;
+    case ST_K_STARTTLS:
+        on_starttls(p, r);
+        break;
+    case ST_K_MAIL:
+        on_mail(p, arg, r);
+        break;
+    case ST_K_RCPT:
+        on_rcpt(p, arg, r);
+        break;
+    case ST_K_DATA:
+        on_data(p, r);
+        break;
+    case ST_K_DATA_END:
+        st_smtp_tx_close(p, st_smtp_tx_final(p, r->code), r);
+        break;
+    case ST_K_BDAT:
+        on_bdat(p, flags, r);
+        break;
+    default:
+        on_command(p, kind, verb, arg, r);
+    }
+}
+
+void st_smtp_complete(st_smtp *p, st_smtp_pend *e, const st_smtp_reply *r)
+{
+    static const st_smtp_reply none = {0, NULL};
+    if (e->flags & ST_F_GHOST)
+        return;
+    memcpy(p->work, st_smtp_cmdq_text(&p->q, e), e->len);
+    p->work[e->len] = 0;
+    p->work_used = e->len + 1;
+    char *arg = st_smtp_split_verb(p->work);
+    dispatch(p, e->kind, e->flags, p->work, arg, r ? r : &none);
+}
+
+void st_smtp_complete_head(st_smtp *p, const st_smtp_reply *r)
+{
+    st_smtp_pend e = *st_smtp_cmdq_at(&p->q, 0);
+    /* the text is copied to the work buffer before anything is emitted */
+    st_smtp_complete(p, &e, r);
+    st_smtp_cmdq_pop(&p->q);
+}
+
+/* Report every pending command now, with no reply, and forget them. */
+void st_smtp_flush_all(st_smtp *p)
+{
+    while (p->q.n > 0)
+        st_smtp_complete_head(p, NULL);
+}
+
+/* Report the commands ahead of the newest one now; their replies, when
+ * they come, are absorbed (pipelined BDAT content follows its command
+ * without waiting for the replies before it). */
+void st_smtp_flush_ghost(st_smtp *p)
+{
+    for (size_t i = 0; i + 1 < p->q.n; i++) {
+        st_smtp_pend *e = st_smtp_cmdq_at(&p->q, i);
+        st_smtp_complete(p, e, NULL);
+        e->flags |= ST_F_GHOST;
+    }
+}

@@ -1,0 +1,229 @@
+/*
+ * smtp.c - the SMTP dialogue parser: entry points and byte dispatch.
+ *
+ * Client bytes go to whichever reader the client side is in (command
+ * lines, DATA content, BDAT octets, the STARTTLS probe); server bytes go
+ * to the reply line reader. Each reader consumes what it can and may
+ * switch the mode, so one segment can hold a command, its content and
+ * the next command. All memory is taken at st_smtp_new (the pending
+ * queue grows to its cap); st_smtp_new returns NULL when it cannot get
+ * it. After that nothing fails: see smtp.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp/smtp_int.h"
+
+void st_smtp_limits_default(st_smtp_limits *lim)
+{
+    lim->max_line = 4096;
+    lim->max_reply_lines = 64;
+    lim->max_pending = 1000;
+    lim->max_bdat_line = 4096;
+}
+
+static size_t clamp(size_t v, size_t lo, size_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int alloc_buffers(st_smtp *p)
+{
+    size_t ml = p->lim.max_line;
+    p->cl.max = p->sl.max = ml;
+    p->cl.buf = malloc(ml + 2);
+    p->sl.buf = malloc(ml + 2);
+    p->ra.cap = 2 * ml;
+    p->ra.text = malloc(p->ra.cap + 1);
+    p->work_cap = ml + 2 + p->ra.cap + 1;
+    p->work = malloc(p->work_cap);
+    p->user = malloc(ml + 1);
+    if (!p->cl.buf || !p->sl.buf || !p->ra.text || !p->work || !p->user)
+        return -1;
+    p->user[0] = 0;
+    st_smtp_reply_reset(&p->ra);
+    return st_smtp_cmdq_init(&p->q, p->lim.max_pending, 16 * ml);
+}
+
+st_smtp *st_smtp_new(const st_smtp_limits *lim, st_smtp_event_fn fn, void *ctx)
+{
+    st_smtp *p = fn ? calloc(1, sizeof(*p)) : NULL;
+    if (!p)
+        return NULL;
+    if (lim)
+        p->lim = *lim;
+    else
+        st_smtp_limits_default(&p->lim);
+    p->lim.max_line = clamp(p->lim.max_line, 16, 1 << 20);
+    p->lim.max_reply_lines = clamp(p->lim.max_reply_lines, 1, 4096);
+    p->lim.max_pending = clamp(p->lim.max_pending, 1, 1 << 20);
+    p->fn = fn;
+    p->ctx = ctx;
+    if (alloc_buffers(p) != 0) {
+        st_smtp_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void wipe_free(char *b, size_t n)
+{
+    if (b)
+        explicit_bzero(b, n);
+    free(b);
+}
+
+void st_smtp_free(st_smtp *p)
+{
+    if (!p)
+        return;
+    size_t ml = p->lim.max_line;
+    wipe_free(p->cl.buf, ml + 2);
+    free(p->sl.buf);
+    free(p->ra.text);
+    wipe_free(p->work, p->work_cap);
+    wipe_free(p->user, ml + 1);
+    st_smtp_cmdq_free(&p->q);
+    free(p);
+}
+
+void st_smtp_update_detect(st_smtp *p)
+{
+    if (p->banner_220 && p->helo_cmd)
+        p->detected = 1;
+}
+
+static size_t cmd_feed(st_smtp *p, const uint8_t *d, size_t n)
+{
+    int done;
+    size_t k = st_smtp_line_feed(&p->cl, d, n, &done);
+    if (done)
+        st_smtp_client_line(p);
+    return k;
+}
+
+void st_smtp_client_bytes(st_smtp *p, const uint8_t *d, size_t n)
+{
+    while (n > 0 && !p->stopped) {
+        size_t k;
+        switch (p->cmode) {
+        case ST_CM_CMD:
+            k = cmd_feed(p, d, n);
+            break;
+        case ST_CM_DATA:
+            k = st_smtp_data_feed(p, d, n);
+            break;
+        case ST_CM_BDAT:
+            k = st_smtp_bdat_feed(p, d, n);
+            break;
+        case ST_CM_PROBE:
+            k = st_smtp_probe_feed(p, d, n);
+            break;
+        default:
+            k = n;
+        }
+        d += k;
+        n -= k;
+    }
+}
+
+static void server_bytes(st_smtp *p, const uint8_t *d, size_t n)
+{
+    while (n > 0 && !p->stopped) {
+        int done;
+        size_t k = st_smtp_line_feed(&p->sl, d, n, &done);
+        if (done) {
+            st_smtp_line_checks(p, &p->sl, ST_DIR_SERVER);
+            st_smtp_reply_line(p, p->sl.buf, p->sl.len, p->sl.after_gap);
+        }
+        d += k;
+        n -= k;
+    }
+}
+
+static int idle(const st_smtp *p)
+{
+    return p->stopped || p->gave_up || p->finished;
+}
+
+/* While undetected, stop exactly at the byte where both directions reach
+ * the detection window, so that giving up does not depend on segmentation. */
+static size_t feed_room(const st_smtp *p, st_dir dir, size_t len)
+{
+    uint64_t lim = ST_SMTP_DETECT_BYTES, mine = p->bytes[dir];
+    if (p->detected || p->bytes[!dir] < lim || mine >= lim)
+        return len;
+    return lim - mine < len ? (size_t)(lim - mine) : len;
+}
+
+void st_smtp_feed(st_smtp *p, st_dir dir, const uint8_t *data, size_t len)
+{
+    if (!p || !data || (dir != ST_DIR_CLIENT && dir != ST_DIR_SERVER))
+        return;
+    while (len > 0 && !idle(p)) {
+        size_t k = feed_room(p, dir, len);
+        p->bytes[dir] += k;
+        if (dir == ST_DIR_CLIENT)
+            st_smtp_client_bytes(p, data, k);
+        else
+            server_bytes(p, data, k);
+        data += k;
+        len -= k;
+        if (!p->detected && p->bytes[0] >= ST_SMTP_DETECT_BYTES &&
+            p->bytes[1] >= ST_SMTP_DETECT_BYTES)
+            p->gave_up = 1;
+    }
+}
+
+static void client_gap(st_smtp *p, uint64_t len)
+{
+    switch (p->cmode) {
+    case ST_CM_DATA:
+    case ST_CM_BDAT:
+        if (st_smtp_content_gap(p, len) > 0 && p->cmode == ST_CM_CMD)
+            st_smtp_line_gap(&p->cl);
+        break;
+    case ST_CM_PROBE:
+        p->tls.nheld = 0;
+        break;
+    case ST_CM_CMD:
+        st_smtp_line_gap(&p->cl);
+        break;
+    default:
+        break;
+    }
+}
+
+void st_smtp_gap(st_smtp *p, st_dir dir, uint64_t len)
+{
+    if (!p || idle(p) || len == 0 || (dir != ST_DIR_CLIENT && dir != ST_DIR_SERVER))
+        return;
+    p->resync = 1;
+    if (dir == ST_DIR_CLIENT) {
+        client_gap(p, len);
+        return;
+    }
+    st_smtp_line_gap(&p->sl);
+    st_smtp_reply_reset(&p->ra);
+}
+
+void st_smtp_finish(st_smtp *p)
+{
+    if (!p || p->finished)
+        return;
+    p->finished = 1;
+    if (p->gave_up)
+        return;
+    st_smtp_flush_all(p);
+    st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_INCOMPLETE), NULL);
+}
+
+int st_smtp_detected(const st_smtp *p)
+{
+    return p && p->detected;
+}
+
+int st_smtp_wants_data(const st_smtp *p)
+{
+    return p && !idle(p);
+}

@@ -1,0 +1,189 @@
+/*
+ * smtp_int.h - what the files of the SMTP parser share (not a public API).
+ *
+ * The parser has two sides. The client side reads bytes in arrival order
+ * and keeps the command state (command lines, DATA/BDAT content, the
+ * STARTTLS probe, the AUTH exchange); each command goes into the pending
+ * queue. The emission side turns a command plus its reply into events and
+ * keeps the transaction state; it runs when a reply arrives, or earlier
+ * with no reply when message content needs the envelope out first (so a
+ * transaction's events always come as MAIL, RCPT..., DATA_BEGIN, MSG_*,
+ * TX_END), on queue overflow and at the end of the session.
+ *
+ * Every buffer here is allocated by st_smtp_new with a fixed size, except
+ * the pending queue, which grows by doubling up to its cap.
+ */
+#ifndef ST_SMTP_SMTP_INT_H
+#define ST_SMTP_SMTP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smtp/smtp.h"
+
+#define ST_SMTP_MAX_EXT      64   /* EHLO keywords passed in one HELO event */
+#define ST_SMTP_MAX_ANOMALY  100  /* anomaly events per session, then "anomaly_limit" */
+#define ST_SMTP_MAX_UNKNOWN  10   /* unknown_command anomalies per session */
+#define ST_SMTP_DETECT_BYTES 4096 /* undetected after this much both ways: give up */
+
+/* What a pending command is, for matching its reply. */
+enum {
+    ST_K_HELO, /* HELO, EHLO, LHLO */
+    ST_K_AUTH, /* text is "AUTH MECH" only: the initial response is never kept */
+    ST_K_STARTTLS,
+    ST_K_MAIL,
+    ST_K_RCPT,
+    ST_K_DATA,
+    ST_K_DATA_END, /* the lone dot that ended DATA content */
+    ST_K_BDAT,     /* valid BDAT; ST_F_LAST when it carried LAST */
+    ST_K_RSET,
+    ST_K_QUIT,
+    ST_K_OTHER, /* NOOP, VRFY..., invalid BDAT, unknown verbs */
+};
+
+#define ST_F_LAST  0x01 /* BDAT ... LAST */
+#define ST_F_GHOST 0x02 /* already reported with no reply; its reply is absorbed */
+
+/* Client side modes. */
+enum { ST_CM_CMD, ST_CM_DATA, ST_CM_BDAT, ST_CM_PROBE, ST_CM_STOP };
+
+/* DATA content scanner: where we are relative to a line start. */
+enum { ST_DS_LS, ST_DS_MID, ST_DS_DOT, ST_DS_DOTCR };
+
+/* STARTTLS probe of the first client bytes after the command. */
+enum { ST_TLS_NONE, ST_TLS_PROBING, ST_TLS_YES, ST_TLS_PLAIN };
+
+enum { ST_MECH_OTHER, ST_MECH_PLAIN, ST_MECH_LOGIN };
+
+typedef struct st_smtp_line {
+    char *buf;  /* max + 2 bytes: a max-byte line, its CR, a NUL */
+    size_t max; /* bytes of a line kept */
+    size_t len;
+    uint8_t last; /* last byte of the line so far, stored or not */
+    unsigned char ready, too_long, after_gap, bare_lf, nul;
+} st_smtp_line;
+
+typedef struct st_smtp_pend {
+    uint8_t kind, flags;
+    uint32_t off, len; /* text in the arena */
+} st_smtp_pend;
+
+typedef struct st_smtp_cmdq {
+    st_smtp_pend *e;
+    size_t cap, max, head, n;
+    char *arena;
+    size_t acap, amax, used;
+} st_smtp_cmdq;
+
+typedef struct st_smtp_racc {
+    char *text; /* cap + 1 bytes */
+    size_t cap, len, lines;
+    int code, cut;
+} st_smtp_racc;
+
+typedef struct st_smtp_tx {
+    int open, rejected, data_begun, msg_ended, warned;
+    unsigned rcpt_seen, rcpt_maybe; /* RCPTs, and those not refused */
+} st_smtp_tx;
+
+typedef struct st_smtp_auth {
+    int open, mech, ir, lines, n334, cancel, has_user;
+} st_smtp_auth;
+
+typedef struct st_smtp_tls {
+    int probe, done, ok, emitted;
+    uint8_t held[3];
+    size_t nheld;
+} st_smtp_tls;
+
+struct st_smtp {
+    st_smtp_limits lim;
+    st_smtp_event_fn fn;
+    void *ctx;
+    st_smtp_line cl, sl;
+    st_smtp_racc ra;
+    st_smtp_cmdq q;
+    char *work; /* a command's fields, then EHLO keywords, during one completion */
+    size_t work_cap, work_used;
+    char *user; /* decoded AUTH user, max_line + 1 */
+    const char *ext[ST_SMTP_MAX_EXT];
+    /* client side */
+    int cmode, dstate, data_started, bdat_last, bdat_open, helo_cmd;
+    uint64_t bdat_left;
+    st_smtp_auth auth;
+    st_smtp_tls tls;
+    /* server side and emission side */
+    int banner_done, banner_220, detected, resync, overflowed;
+    st_smtp_tx tx;
+    /* lifecycle and caps */
+    int stopped, gave_up, finished, warned_lf[2];
+    uint64_t bytes[2];
+    unsigned n_anom, n_unknown;
+};
+
+/* line.c */
+size_t st_smtp_line_feed(st_smtp_line *l, const uint8_t *d, size_t n, int *done);
+void st_smtp_line_reset(st_smtp_line *l);
+void st_smtp_line_gap(st_smtp_line *l);
+void st_smtp_line_checks(st_smtp *p, st_smtp_line *l, int dir);
+
+/* cmdq.c */
+int st_smtp_cmdq_init(st_smtp_cmdq *q, size_t max, size_t amax);
+void st_smtp_cmdq_free(st_smtp_cmdq *q);
+int st_smtp_cmdq_push(st_smtp_cmdq *q, int kind, int flags, const char *text, size_t len);
+st_smtp_pend *st_smtp_cmdq_at(st_smtp_cmdq *q, size_t i);
+const char *st_smtp_cmdq_text(const st_smtp_cmdq *q, const st_smtp_pend *e);
+void st_smtp_cmdq_pop(st_smtp_cmdq *q);
+
+/* emit.c: events, anomalies, the transaction */
+void st_smtp_emit(st_smtp *p, st_smtp_event *ev);
+void st_smtp_anomaly(st_smtp *p, const char *name, const char *detail);
+void st_smtp_tx_close(st_smtp *p, st_tx_status status, const st_smtp_reply *r);
+st_tx_status st_smtp_tx_abandon(const st_smtp *p, st_tx_status otherwise);
+st_tx_status st_smtp_tx_final(const st_smtp *p, int code);
+void st_smtp_data_begin(st_smtp *p, const char *verb, const st_smtp_reply *r);
+void st_smtp_msg_data(st_smtp *p, const uint8_t *d, size_t n);
+void st_smtp_msg_end(st_smtp *p);
+void st_smtp_msg_gap(st_smtp *p, uint64_t n);
+void st_smtp_check_rcpt(st_smtp *p);
+
+/* complete.c: a command and its reply (code 0: none) become events */
+void st_smtp_complete(st_smtp *p, st_smtp_pend *e, const st_smtp_reply *r);
+void st_smtp_complete_head(st_smtp *p, const st_smtp_reply *r);
+void st_smtp_flush_all(st_smtp *p);
+void st_smtp_flush_ghost(st_smtp *p);
+
+/* reply.c */
+void st_smtp_reply_line(st_smtp *p, const char *s, size_t len, int after_gap);
+void st_smtp_reply_reset(st_smtp_racc *ra);
+
+/* cmd.c */
+void st_smtp_client_line(st_smtp *p);
+void st_smtp_push(st_smtp *p, int kind, int flags, const char *text, size_t len);
+
+/* data.c */
+size_t st_smtp_data_feed(st_smtp *p, const uint8_t *d, size_t n);
+size_t st_smtp_bdat_feed(st_smtp *p, const uint8_t *d, size_t n);
+uint64_t st_smtp_content_gap(st_smtp *p, uint64_t n);
+void st_smtp_bdat_start(st_smtp *p, uint64_t size, int last);
+
+/* tls.c */
+void st_smtp_tls_start(st_smtp *p);
+size_t st_smtp_probe_feed(st_smtp *p, const uint8_t *d, size_t n);
+void st_smtp_tls_reply(st_smtp *p, int code);
+
+/* auth.c */
+void st_smtp_auth_start(st_smtp *p, const char *arg);
+int st_smtp_auth_is_line(const st_smtp *p);
+void st_smtp_auth_line(st_smtp *p, const char *line, size_t len);
+void st_smtp_auth_done(st_smtp *p);
+
+/* addr.c */
+char *st_smtp_split_verb(char *s);
+int st_smtp_parse_path(char *arg, const char *kw, const char **path, const char **params);
+
+/* smtp.c */
+void st_smtp_client_bytes(st_smtp *p, const uint8_t *d, size_t n);
+void st_smtp_update_detect(st_smtp *p);
+
+#endif
