@@ -6,7 +6,10 @@
 
 #include <stdio.h>
 
+#include <signal.h>
+
 #include "core/config.h"
+#include "output/message.h"
 #include "output/record.h"
 #include "output/store.h"
 #include "reassembly/reasm.h"
@@ -15,6 +18,8 @@
 typedef struct st_core {
     smtptap_config *cfg;
     st_store *messages; /* with a cap of 0 when store_messages is off */
+    st_store *files;    /* attachments; NULL when archive_attachments is off */
+    st_message_config msg_config; /* the same extraction for SMTP and message files */
     FILE *jsonl;
     int flush_each; /* live capture: every record reaches the disk at once */
     st_smtp_limits smtp_limits;
@@ -27,5 +32,20 @@ extern const st_reasm_ops st_session_ops;
 
 /* Write one finished record as a line of sessions.jsonl (steals rec). */
 void st_core_emit(st_core *core, json_t *rec);
+
+/* One message file (core/msgfile.c): dirfd and name as for openat(2),
+ * shown is the path written in the record and in errors, source is "eml"
+ * or "maildir". Symbolic links are not followed; anything but a regular
+ * file is refused. Returns 1 when a record was written, 0 when the file
+ * vanished before it was opened (a Maildir reader moved it; only when
+ * gone_ok), -1 with err set otherwise (a file that failed in the middle
+ * still gets its record). */
+int st_msgfile_read(st_core *core, int dirfd, const char *name, const char *shown,
+                    const char *source, int gone_ok, char *err, size_t errlen);
+
+/* DIR/new of a Maildir (core/maildir.c): every message in it once, then,
+ * with follow, every message delivered into it until *stop is set. */
+int st_maildir_watch(st_core *core, const char *dir, int follow, volatile sig_atomic_t *stop,
+                     char *err, size_t errlen);
 
 #endif

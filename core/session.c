@@ -21,6 +21,7 @@ typedef struct st_session {
     st_record *rec;
     st_store_obj *msg; /* the message being received, if any */
     uint64_t msg_missing;
+    int msg_open;  /* between the first byte (or end) of a message and its end */
     int msg_ended; /* its end was seen */
 } st_session;
 
@@ -39,9 +40,14 @@ static json_t *message_json(st_session *s, const st_store_result *r)
     return m;
 }
 
+/* The message object opens with its first byte (or its end), so a DATA
+ * that the server refused leaves no message behind. */
 static void message_begin(st_session *s)
 {
     st_core *c = s->core;
+    if (s->msg_open)
+        return;
+    s->msg_open = 1;
     uint64_t cap = c->cfg->store_messages ? (uint64_t)c->cfg->message_store_max : 0;
     s->msg_missing = 0;
     s->msg_ended = 0;
@@ -51,7 +57,10 @@ static void message_begin(st_session *s)
 static void message_end(st_session *s)
 {
     st_store_result r;
-    if (!s->msg)
+    if (!s->msg_open)
+        return;
+    s->msg_open = 0;
+    if (!s->msg) /* out of memory at begin */
         return;
     st_store_end(s->msg, &r);
     s->msg = NULL;
@@ -68,18 +77,19 @@ static void on_smtp_event(void *ctx, const st_smtp_event *ev)
     st_session *s = ctx;
     switch (ev->type) {
     case ST_SMTP_EV_DATA_BEGIN:
-        if (s->msg) /* a second DATA_BEGIN without an end: close the first */
-            message_end(s);
-        message_begin(s);
+        message_end(s); /* a second DATA_BEGIN without an end: close the first */
         break;
     case ST_SMTP_EV_MSG_DATA:
+        message_begin(s);
         if (s->msg)
             st_store_write(s->msg, ev->data, ev->len);
         return;
     case ST_SMTP_EV_MSG_GAP:
+        message_begin(s);
         s->msg_missing += ev->gap;
         return;
     case ST_SMTP_EV_MSG_END:
+        message_begin(s); /* BDAT 0 LAST: an empty message is still a message */
         s->msg_ended = 1;
         message_end(s);
         return;

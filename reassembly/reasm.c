@@ -59,6 +59,7 @@ typedef struct rs_stream {
     long last_sec;
     struct rs_stream *prev, *next; /* idle list, least recently active first */
     int dropped;                   /* consumer lost interest while inside libnids */
+    int one_sided;                 /* only the client's packets are in the capture */
 } rs_stream;
 
 static st_reasm_ops ops;
@@ -71,6 +72,7 @@ static rs_stream *idle_head, *idle_tail;
 static int in_nids;             /* inside nids_pcap_handler */
 static st_close_reason exit_reason = ST_CLOSE_EOF;
 static long last_sweep;
+static struct tcp_stream *synthesized; /* the stream we just gave a made-up SYN-ACK */
 static uint8_t v6buf[20 + 65535];
 
 static inline int seq_after(uint32_t a, uint32_t b)
@@ -257,6 +259,10 @@ static void on_established(struct tcp_stream *a)
     rs->last_sec = hdr.ts.tv_sec;
     rs->st[ST_FROM_CLIENT].packets = 1; /* the SYN; the final ACK is counted on return */
     rs->st[ST_FROM_SERVER].packets = 1; /* the SYN-ACK */
+    if (a == synthesized) {
+        rs->one_sided = 1;
+        rs->st[ST_FROM_SERVER].packets = 0;
+    }
     if (st_v6map_is_mapped(a->addr.saddr))
         st_v6map_ref(a->addr.saddr);
     if (st_v6map_is_mapped(a->addr.daddr))
@@ -319,6 +325,7 @@ static void on_tcp(struct tcp_stream *a, void **param)
 typedef struct {
     struct tuple4 t; /* as libnids keys it: ports in host order, addresses as on the wire */
     uint8_t flags;   /* TCP flags */
+    uint32_t ack;    /* acknowledgement number, host order */
 } tcp_key;
 
 static uint16_t rd16(const uint8_t *p)
@@ -334,6 +341,7 @@ static void key_of(const uint8_t *ip, size_t ihl, tcp_key *k)
     k->t.source = rd16(th);
     k->t.dest = rd16(th + 2);
     k->flags = th[13];
+    k->ack = (uint32_t)rd16(th + 8) << 16 | rd16(th + 10);
 }
 
 static rs_stream *stream_of_packet(const tcp_key *k, int *from)
@@ -388,6 +396,11 @@ static void after_packet(const tcp_key *k)
         return;
     rs->st[from].packets++;
     rs->last_sec = hdr.ts.tv_sec;
+    if (rs->one_sided) {
+        /* No server ACK will ever move libnids' window: acknowledge for it. */
+        struct tcp_stream *a = rs->tcp;
+        a->server.ack_seq = a->client.first_data_seq + a->server.count + a->server.urg_count;
+    }
     if (rs != idle_tail) {
         idle_unlink(rs);
         idle_append(rs);
@@ -395,11 +408,43 @@ static void after_packet(const tcp_key *k)
     check_holes(rs);
 }
 
+/* A client ACK for a handshake whose SYN-ACK was never seen: the capture
+ * holds only the client's side (an asymmetric tap, a one-sided trace).
+ * libnids would ignore the whole connection; give it the SYN-ACK that the
+ * ACK acknowledges, with a window scale that keeps its window open. */
+static void fake_synack(const tcp_key *k)
+{
+    struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)&k->t);
+    if (!a || a->client.state != TCP_SYN_SENT || a->server.state != TCP_CLOSE)
+        return;
+    uint8_t p[44] = {0x45, 0, 0, 44, 0, 0, 0x40, 0, 64, IPPROTO_TCP};
+    uint32_t seq = htonl(k->ack - 1), ack = htonl(a->client.seq);
+    uint16_t sport = htons(k->t.dest), dport = htons(k->t.source);
+    memcpy(p + 12, &k->t.daddr, 4);
+    memcpy(p + 16, &k->t.saddr, 4);
+    memcpy(p + 20, &sport, 2);
+    memcpy(p + 22, &dport, 2);
+    memcpy(p + 24, &seq, 4);
+    memcpy(p + 28, &ack, 4);
+    p[32] = 6 << 4; /* 24-byte header: the window scale option follows */
+    p[33] = TH_SYN | TH_ACK;
+    p[34] = p[35] = 0xFF;
+    memcpy(p + 40, "\x01\x03\x03\x0e", 4); /* NOP, window scale 14 */
+    synthesized = a;
+    hdr.caplen = hdr.len = sizeof p;
+    in_nids = 1;
+    nids_pcap_handler(NULL, &hdr, p);
+    in_nids = 0;
+    counters.one_sided++;
+}
+
 /* Feed one IPv4 packet (ours or a mapped IPv6 one) to libnids. */
 static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
 {
     if (k && (k->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
         before_syn(k);
+    else if (k && (k->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_ACK)
+        fake_synack(k);
     hdr.caplen = hdr.len = (bpf_u_int32)tot;
     in_nids = 1;
     nids_pcap_handler(NULL, &hdr, (u_char *)ip);

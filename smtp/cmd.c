@@ -112,8 +112,11 @@ static void auth(st_smtp *p, const char *arg)
 
 static void after_push(st_smtp *p, int kind)
 {
-    if (kind == ST_K_HELO) {
-        p->helo_cmd = 1;
+    if (kind == ST_K_HELO || (kind == ST_K_MAIL && p->helo_cmd)) {
+        if (kind == ST_K_HELO)
+            p->helo_cmd = 1;
+        else
+            p->mail_after_helo = 1;
         st_smtp_update_detect(p);
     } else if (kind == ST_K_STARTTLS) {
         st_smtp_tls_start(p);

@@ -142,6 +142,7 @@ static void on_data(st_smtp *p, const st_smtp_reply *r)
     }
     p->cmode = ST_CM_CMD;
     st_smtp_line_reset(&p->cl);
+    st_smtp_data_begin(p, "DATA", r); /* the record says DATA was tried */
     st_smtp_tx_close(p, ST_TX_REJECTED, r);
 }
 

@@ -120,8 +120,10 @@ uint64_t st_smtp_content_gap(st_smtp *p, uint64_t n)
         p->dstate = ST_DS_MID;
         return 0;
     }
+    /* Bytes lost past the chunk were most likely more chunks of the same
+     * message: count them all as missing from it (Zeek does the same). */
     uint64_t k = n < p->bdat_left ? n : p->bdat_left;
-    st_smtp_msg_gap(p, k);
+    st_smtp_msg_gap(p, n);
     p->bdat_left -= k;
     if (p->bdat_left == 0)
         chunk_done(p);

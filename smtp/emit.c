@@ -80,8 +80,16 @@ void st_smtp_check_rcpt(st_smtp *p)
 void st_smtp_data_begin(st_smtp *p, const char *verb, const st_smtp_reply *r)
 {
     st_smtp_event ev;
+    int bdat = verb[0] == 'B';
+    if (p->tx.data_begun && p->tx.bdat != bdat) {
+        /* DATA after BDAT chunks (or the reverse) cannot share a transaction
+         * (RFC 3030); bytes lost in between held the end of the first one. */
+        st_smtp_anomaly(p, "data_bdat_mixed", NULL);
+        st_smtp_tx_close(p, ST_TX_INCOMPLETE, NULL);
+    }
     if (p->tx.data_begun)
         return;
+    p->tx.bdat = bdat;
     st_smtp_check_rcpt(p);
     p->tx.open = p->tx.data_begun = 1;
     ev_init(&ev, ST_SMTP_EV_DATA_BEGIN);

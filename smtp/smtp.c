@@ -87,9 +87,14 @@ void st_smtp_free(st_smtp *p)
     free(p);
 }
 
+/* A 220 banner answered by EHLO/HELO is SMTP. So is a client that says
+ * EHLO/HELO then MAIL while the server direction is absent altogether (a
+ * one-sided capture: Zeek reports those too). */
 void st_smtp_update_detect(st_smtp *p)
 {
     if (p->banner_220 && p->helo_cmd)
+        p->detected = 1;
+    if (p->mail_after_helo && p->bytes[ST_DIR_SERVER] == 0)
         p->detected = 1;
 }
 

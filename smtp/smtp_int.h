@@ -83,6 +83,7 @@ typedef struct st_smtp_racc {
 
 typedef struct st_smtp_tx {
     int open, rejected, data_begun, msg_ended, warned;
+    int bdat; /* the message of this transaction came by BDAT */
     unsigned rcpt_seen, rcpt_maybe; /* RCPTs, and those not refused */
 } st_smtp_tx;
 
@@ -109,6 +110,7 @@ struct st_smtp {
     const char *ext[ST_SMTP_MAX_EXT];
     /* client side */
     int cmode, dstate, data_started, bdat_last, bdat_open, helo_cmd;
+    int mail_after_helo; /* the client said EHLO/HELO, then MAIL */
     uint64_t bdat_left;
     st_smtp_auth auth;
     st_smtp_tls tls;

@@ -21,6 +21,15 @@ def capture_of(folder, exp):
     return path
 
 
+# Where a peer is wrong by the RFCs we assert the RFC, with the reason.
+PEER_WRONG = {
+    # (capture folder, message index in the session): (what the RFC gives, why)
+    ("smtp-bdat-gap", 1): (78, "Zeek's rfc822 view reports 86 bytes, but the DATA payload is "
+                               "81 bytes (frame 30) and 78 without its '.CRLF' terminator "
+                               "(RFC 5321 4.1.1.4)"),
+}
+
+
 def all_rcpts(tx):
     return [r for r in tx["rcpt_to"]] + [r["addr"] for r in tx["rcpt_rejected"]]
 
@@ -61,8 +70,8 @@ class CorpusCase(unittest.TestCase):
     def check_session(self, folder, s, recs, run):
         txs = [t for r in recs for t in r["transactions"]]
         facts = s.get("session_email_facts", {})
-        if facts.get("helo"):
-            self.assertTrue(set(facts["helo"]) & {r["helo"] for r in recs},
+        if facts.get("helo"):  # Arkime lower-cases HELO arguments
+            self.assertTrue(set(facts["helo"]) & {(r["helo"] or "").lower() for r in recs},
                             "helo %s not in %s" % (facts["helo"], [r["helo"] for r in recs]))
         if "senders_envelope_or_header_lowercased" in facts:
             senders = set(facts["senders_envelope_or_header_lowercased"])
@@ -81,6 +90,16 @@ class CorpusCase(unittest.TestCase):
     def check_transaction(self, folder, et, txs, used, recs, run):
         if "helo" in et:
             self.assertIn(et["helo"], [r["helo"] for r in recs])
+        if not ({"mail_from", "rcpt_to", "rcpt_to_includes", "rfc822_message", "rfc822_messages"}
+                & set(et)) and not et.get("peer_fuids"):
+            # Zeek logs a record for a session without any mail transaction
+            # (e.g. STARTTLS right after EHLO): its facts are session facts.
+            if et.get("tls"):
+                self.assertTrue(any(r["starttls"] and r["starttls"]["encrypted"] for r in recs))
+                if "last_reply" in et:
+                    self.assertIn(et["last_reply"], [r["starttls"]["reply"] for r in recs
+                                                     if r["starttls"]])
+            return
         cand = [i for i, t in enumerate(txs) if i not in used
                 and ("mail_from" not in et or t["mail_from"] == et["mail_from"])
                 and ("rcpt_to" not in et or sorted(set(all_rcpts(t))) == sorted(set(et["rcpt_to"])))
@@ -107,7 +126,8 @@ class CorpusCase(unittest.TestCase):
                 self.assertEqual(last_line(t["reply"]), et["last_reply"])
         for k, m in enumerate(et.get("rfc822_messages", [])):
             mine = [x["message"] for x in txs if x["message"]][k]
-            self.assertEqual(mine["size"], m["size_seen"])
+            size = PEER_WRONG.get((os.path.basename(folder), k), (m["size_seen"],))[0]
+            self.assertEqual(mine["size"], size)
             self.assertEqual(mine["missing_bytes"], m["missing_bytes"])
             if m.get("expected_content_file"):
                 with open(os.path.join(folder, m["expected_content_file"]), "rb") as f:
