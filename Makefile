@@ -10,7 +10,7 @@
 
 CC      ?= cc
 LAYERS  := capture reassembly smtp mime analyze output core
-SRCS    := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
+SRCS    := $(filter-out $(EXCLUDE),$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wno-unused-parameter
@@ -20,8 +20,8 @@ CFLAGS  += -std=c11 $(WARN) -fno-strict-aliasing
 LDLIBS  := -lnids -lpcap -lz -ljansson -lcrypto -lmagic -lyara -lpcre2-8 -lm -lpthread
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-B       := build
-BA      := build/asan
+B       ?= build
+BA      ?= $(B)/asan
 OBJS    := $(SRCS:%.c=$(B)/%.o)
 OBJS_A  := $(SRCS:%.c=$(BA)/%.o)
 UNIT    := $(wildcard tests/unit/test_*.c)

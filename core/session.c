@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/tunnel.h"
 
 typedef struct st_session {
     st_core *core;
@@ -21,6 +22,7 @@ typedef struct st_session {
     st_record *rec;
     st_store_obj *msg; /* the message being received, if any */
     uint64_t msg_missing;
+    st_tunnel tunnel; /* a proxy handshake before the SMTP dialogue */
     int msg_open;  /* between the first byte (or end) of a message and its end */
     int msg_ended; /* its end was seen */
 } st_session;
@@ -104,6 +106,7 @@ static void on_smtp_event(void *ctx, const st_smtp_event *ev)
 
 static void session_free(st_session *s)
 {
+    st_tunnel_free(&s->tunnel);
     if (s->msg) {
         st_store_result r;
         st_store_end(s->msg, &r);
@@ -130,6 +133,12 @@ static void *session_open(void *app, const st_endpoint *client, const st_endpoin
     return s;
 }
 
+static void to_smtp(void *ctx, int from, const uint8_t *data, size_t len)
+{
+    st_session *s = ctx;
+    st_smtp_feed(s->smtp, from == ST_FROM_CLIENT ? ST_DIR_CLIENT : ST_DIR_SERVER, data, len);
+}
+
 static int session_data(void *app, void *stream, int from, const uint8_t *data, size_t len,
                         const struct timeval *ts)
 {
@@ -142,7 +151,7 @@ static int session_data(void *app, void *stream, int from, const uint8_t *data, 
         session_free(s);
         return 0; /* not SMTP: forget the stream */
     }
-    st_smtp_feed(s->smtp, from == ST_FROM_CLIENT ? ST_DIR_CLIENT : ST_DIR_SERVER, data, len);
+    st_tunnel_feed(&s->tunnel, from, data, len, to_smtp, s);
     return 1;
 }
 
@@ -161,6 +170,7 @@ static void session_close(void *app, void *stream, st_close_reason why,
     st_session *s = stream;
     st_smtp_finish(s->smtp);
     if (st_smtp_detected(s->smtp)) {
+        st_record_note(s->rec, "tunnel", st_tunnel_name(&s->tunnel));
         json_t *rec = st_record_finish(s->rec, why, stats, ts);
         c->stats.transactions += json_array_size(json_object_get(rec, "transactions"));
         c->stats.missing_bytes += stats[0].missing + stats[1].missing;

@@ -82,7 +82,8 @@ st_record *st_record_new(const st_record_limits *lim, const st_endpoint *client,
     json_object_set_new(r->root, "ts_end", json_null());
     json_object_set_new(r->root, "client", endpoint_json(client));
     json_object_set_new(r->root, "server", endpoint_json(server));
-    static const char *later[] = {"close", "banner", "helo", "extensions", "auth", "starttls"};
+    static const char *later[] = {"close", "banner",   "helo",  "extensions",
+                                  "auth",  "starttls", "tunnel"};
     for (size_t i = 0; i < sizeof later / sizeof *later; i++)
         json_object_set_new(r->root, later[i], json_null());
     json_object_set(r->root, "transactions", r->txs);
@@ -110,6 +111,11 @@ void st_record_anomaly(st_record *r, const char *name, const char *detail)
     json_object_set_new(a, "name", st_json_string(name, 64));
     json_object_set_new(a, "detail", st_json_string(detail, r->lim.max_string));
     json_array_append_new(r->anomalies, a);
+}
+
+void st_record_note(st_record *r, const char *key, const char *value)
+{
+    json_object_set_new(r->root, key, value ? json_string(value) : json_null());
 }
 
 static json_t *wire(const st_record *r, const char *s)

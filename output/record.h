@@ -42,6 +42,9 @@ void st_record_set_message(st_record *r, json_t *message);
 
 void st_record_anomaly(st_record *r, const char *name, const char *detail);
 
+/* Set a top-level string field of the record (NULL value: null). */
+void st_record_note(st_record *r, const char *key, const char *value);
+
 /* Completes the record; the caller owns the result. r stays valid for
  * st_record_free only. */
 json_t *st_record_finish(st_record *r, st_close_reason why, const st_half_stats stats[2],

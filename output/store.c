@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ST_STORE_BUF 16384
+#define ST_STORE_BUF 8192
 
 struct st_store {
     char *base;    /* <root>/<dir> */
@@ -33,9 +33,9 @@ struct st_store_obj {
     int fd;
     int err;
     int truncated;
-    char tmp[4096];
+    char tmp[512];
     size_t fill;
-    unsigned char buf[ST_STORE_BUF];
+    unsigned char *buf; /* allocated at the first write */
 };
 
 static int mkdir_p(const char *path)
@@ -101,6 +101,7 @@ st_store_obj *st_store_begin(st_store *s, uint64_t cap, unsigned which)
     o->err = 0;
     o->truncated = 0;
     o->fill = 0;
+    o->buf = NULL;
     o->tmp[0] = 0;
     if (st_hash_init(&o->hash, which | ST_HASH_SHA256) != 0)
         o->err = ENOMEM;
@@ -145,6 +146,10 @@ void st_store_write(st_store_obj *o, const void *p, size_t n)
         return;
     }
     const unsigned char *c = p;
+    if (!o->buf && !(o->buf = malloc(ST_STORE_BUF))) {
+        o->err = ENOMEM;
+        return;
+    }
     while (n > 0 && !o->err) {
         size_t take = ST_STORE_BUF - o->fill < n ? ST_STORE_BUF - o->fill : n;
         memcpy(o->buf + o->fill, c, take);
@@ -205,5 +210,6 @@ void st_store_end(st_store_obj *o, st_store_result *r)
         r->stored = 1;
     }
     r->write_error = o->err;
+    free(o->buf);
     free(o);
 }

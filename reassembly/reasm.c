@@ -62,6 +62,10 @@ typedef struct rs_stream {
     int one_sided;                 /* only the client's packets are in the capture */
 } rs_stream;
 
+/* A stream silent this long gives its libnids receive buffers back; many
+ * sessions sit idle for minutes before they time out. */
+#define ST_REASM_TRIM_AFTER 2 /* seconds of packet time */
+
 static st_reasm_ops ops;
 static void *app;
 static st_reasm_config cfg;
@@ -69,6 +73,7 @@ static st_reasm_counters counters;
 static pcap_t *dead;
 static struct pcap_pkthdr hdr; /* libnids keeps a pointer to it: static */
 static rs_stream *idle_head, *idle_tail;
+static rs_stream *trim_from; /* every stream before it in the idle list is trimmed */
 static int in_nids;             /* inside nids_pcap_handler */
 static st_close_reason exit_reason = ST_CLOSE_EOF;
 static long last_sweep;
@@ -84,6 +89,8 @@ static inline int seq_after(uint32_t a, uint32_t b)
 
 static void idle_unlink(rs_stream *rs)
 {
+    if (rs == trim_from)
+        trim_from = rs->next;
     if (rs->prev)
         rs->prev->next = rs->next;
     else
@@ -104,6 +111,26 @@ static void idle_append(rs_stream *rs)
     else
         idle_head = rs;
     idle_tail = rs;
+    if (!trim_from)
+        trim_from = rs;
+}
+
+static void trim_half(struct half_stream *h)
+{
+    if (h->data && h->count == h->offset) { /* nothing kept: safe outside callbacks */
+        free(h->data);
+        h->data = NULL;
+        h->bufsize = 0;
+    }
+}
+
+static void trim_idle(long now)
+{
+    while (trim_from && trim_from->last_sec + ST_REASM_TRIM_AFTER <= now) {
+        trim_half(&trim_from->tcp->client);
+        trim_half(&trim_from->tcp->server);
+        trim_from = trim_from->next;
+    }
 }
 
 /* ---- endpoints ---------------------------------------------------------- */
@@ -438,6 +465,24 @@ static void fake_synack(const tcp_key *k)
     counters.one_sided++;
 }
 
+/* libnids drops a segment beyond the receiver's last ACK plus its window.
+ * A passive monitor should not: ACKs go missing in captures, and synthetic
+ * or one-sided traces have none. Let the window start where reassembly
+ * stands instead, whenever that is further than the last ACK seen. */
+static void open_window(const tcp_key *k)
+{
+    int from;
+    rs_stream *rs = stream_of_packet(k, &from);
+    if (!rs)
+        return;
+    struct tcp_stream *a = rs->tcp;
+    struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
+    struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
+    uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
+    if (seq_after(exp, rcv->ack_seq))
+        rcv->ack_seq = exp;
+}
+
 /* Feed one IPv4 packet (ours or a mapped IPv6 one) to libnids. */
 static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
 {
@@ -445,6 +490,8 @@ static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
         before_syn(k);
     else if (k && (k->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_ACK)
         fake_synack(k);
+    if (k)
+        open_window(k);
     hdr.caplen = hdr.len = (bpf_u_int32)tot;
     in_nids = 1;
     nids_pcap_handler(NULL, &hdr, (u_char *)ip);
@@ -553,6 +600,7 @@ void st_reasm_packet(const st_packet *pkt, int linktype)
     if (hdr.ts.tv_sec != last_sweep) {
         last_sweep = hdr.ts.tv_sec;
         sweep_idle(hdr.ts.tv_sec);
+        trim_idle(hdr.ts.tv_sec);
     }
 }
 
@@ -574,7 +622,7 @@ int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char
     app = a;
     if (cfg.max_streams < 16)
         cfg.max_streams = 16;
-    if (st_v6map_init(1u << 16) != 0) {
+    if (st_v6map_init(1u << 15) != 0) {
         snprintf(err, errlen, "cannot allocate the IPv6 address map");
         return -1;
     }

@@ -3,7 +3,7 @@
  *
  * A thin, careful layer over libnids 1.26. We decode link layers ourselves
  * (capture/l2) and feed libnids only IPv4 through a DLT_RAW dead handle;
- * IPv6 flows are mapped onto 240.0.0.0/4 and mapped back (v6map), so both
+ * IPv6 flows are mapped onto 240.0.0.0/16 and mapped back (v6map), so both
  * families reach the consumer alike. Checksums are not verified (offload),
  * scan detection is off and libnids' warnings become counters.
  *
@@ -83,7 +83,7 @@ typedef struct st_reasm_counters {
     uint64_t ipv6_tcp;       /* IPv6 TCP packets mapped for libnids */
     uint64_t ipv6_fragments; /* IPv6 fragments (not reassembled) */
     uint64_t ipv6_map_full;  /* IPv6 packets dropped: address map full */
-    uint64_t reserved_v4;    /* real IPv4 packets in 240/4, dropped (our v6 map) */
+    uint64_t reserved_v4;    /* real IPv4 packets in 240.0/16, dropped (our v6 map) */
     uint64_t streams;        /* streams handed to open() */
     uint64_t holes;          /* holes skipped */
     uint64_t hole_bytes;     /* bytes in them */

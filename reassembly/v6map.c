@@ -27,7 +27,7 @@ static uint32_t nslots;
 
 int st_v6map_init(uint32_t n)
 {
-    if (n == 0 || (n & (n - 1)) != 0 || n > (1u << 27))
+    if (n == 0 || (n & (n - 1)) != 0 || n > (1u << 15))
         return -1;
     slots = calloc(n, sizeof *slots);
     if (!slots)

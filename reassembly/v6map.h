@@ -2,7 +2,8 @@
  * v6map.h - IPv6 addresses as stand-in IPv4 addresses for libnids.
  *
  * libnids knows only IPv4. Each IPv6 address we see gets an ID in
- * 240.0.0.0/4 (class E: never on the wire), exact both ways. Entries are
+ * 240.0.0.0/16 (class E: not routed; anonymised captures do use other
+ * parts of 240/4, so we claim only this /16), exact both ways. Entries are
  * pinned while a stream uses them; unpinned entries not seen for a while
  * are reused, so the table never grows past its fixed size. When it is
  * full of live entries, new addresses are refused (the caller counts it).
@@ -13,9 +14,9 @@
 #include <stdint.h>
 
 #define ST_V6MAP_NET  0xF0000000u /* 240.0.0.0, host byte order */
-#define ST_V6MAP_MASK 0xF0000000u
+#define ST_V6MAP_MASK 0xFFFF0000u /* a /16: at most 65535 addresses mapped at once */
 
-int st_v6map_init(uint32_t slots); /* slots: a power of two; 0 on success */
+int st_v6map_init(uint32_t slots); /* slots: a power of two up to 32768; 0 on success */
 void st_v6map_free(void);
 
 /* The stand-in address (network byte order) for addr, 0 when full. */
