@@ -16,9 +16,17 @@
 #define MAX_FILES 1024
 
 typedef struct {
+    const char *path;
+    int maildir; /* 0: --eml FILE, 1: --maildir-once DIR */
+} msg_input;
+
+typedef struct {
     const char *files[MAX_FILES];
     int n_files;
+    msg_input msgs[MAX_FILES]; /* in command-line order */
+    int n_msgs;
     const char *iface;
+    const char *follow_dir; /* --maildir */
     char *bpf;
     int quiet;
 } cli_args;
@@ -47,13 +55,20 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: smtptap [options] [-r FILE]... [-i IFACE] [BPF expression]\n"
+            "       smtptap [options] [--eml FILE]... [--maildir-once DIR]...\n"
+            "                         [--maildir DIR]\n"
             "\n"
             "Reassembles SMTP sessions from packets and writes one JSON record per\n"
-            "session to OUT/sessions.jsonl, each message to OUT/messages/.\n"
+            "session to OUT/sessions.jsonl, each message to OUT/messages/. Message\n"
+            "files give the same record without the network fields.\n"
             "\n"
             "  -r FILE                  read a capture (pcap, pcapng, .gz); repeat to read\n"
             "                           several files as one capture, in order\n"
             "  -i IFACE                 capture live from IFACE (Ctrl-C ends cleanly)\n"
+            "  --eml FILE               read one message file (RFC 5322); repeatable\n"
+            "  --maildir-once DIR       read every message in the Maildir DIR/new; repeatable\n"
+            "  --maildir DIR            the same, then every message delivered into DIR/new\n"
+            "                           until Ctrl-C/SIGTERM (the Maildir is only read)\n"
             "  -o DIR                   output directory (same as --output-dir)\n"
             "  -c, --config FILE        read options from FILE (key = value lines)\n"
             "  --set KEY=VALUE          set any option by its config-file name\n"
@@ -141,6 +156,13 @@ static int parse_args(int argc, char **argv, smtptap_config *c, cli_args *a)
             if (take_value(argc, argv, &i, &v) || a->n_files == MAX_FILES)
                 return -1;
             a->files[a->n_files++] = v;
+        } else if (!strcmp(s, "--eml") || !strcmp(s, "--maildir-once")) {
+            if (take_value(argc, argv, &i, &v) || a->n_msgs == MAX_FILES)
+                return -1;
+            a->msgs[a->n_msgs++] = (msg_input){v, s[2] == 'm'};
+        } else if (!strcmp(s, "--maildir")) {
+            if (take_value(argc, argv, &i, &a->follow_dir))
+                return -1;
         } else if (!strcmp(s, "-i")) {
             if (take_value(argc, argv, &i, &a->iface))
                 return -1;
@@ -177,17 +199,30 @@ static int parse_args(int argc, char **argv, smtptap_config *c, cli_args *a)
             return -1;
         }
     }
-    if (a->n_files == 0 && !a->iface) {
-        fprintf(stderr, "smtptap: nothing to read: give -r FILE or -i IFACE (see --help)\n");
+    if (a->n_files == 0 && !a->iface && a->n_msgs == 0 && !a->follow_dir) {
+        fprintf(stderr, "smtptap: nothing to read: give -r FILE, -i IFACE, --eml FILE or "
+                        "--maildir DIR (see --help)\n");
+        return -1;
+    }
+    if (a->iface && a->follow_dir) {
+        fprintf(stderr, "smtptap: -i and --maildir cannot run together\n");
         return -1;
     }
     return 0;
 }
 
-static void summary(smtptap *t, const char *out, int n_files, const char *iface)
+static void summary(smtptap *t, const char *out, const cli_args *a)
 {
     smtptap_stats s;
     smtptap_get_stats(t, &s);
+    if (a->n_files == 0 && !a->iface) {
+        fprintf(stderr, "smtptap: %llu records from message files, %llu messages (%llu stored)\n",
+                (unsigned long long)s.sessions, (unsigned long long)s.messages,
+                (unsigned long long)s.messages_stored);
+        fprintf(stderr, "smtptap: records in %s/sessions.jsonl\n", out);
+        return;
+    }
+    const char *iface = a->iface;
     fprintf(stderr,
             "smtptap: %llu packets (%.1f MB) from %s; %llu TCP streams, %llu SMTP sessions, "
             "%llu transactions, %llu messages (%llu stored)",
@@ -200,7 +235,21 @@ static void summary(smtptap *t, const char *out, int n_files, const char *iface)
     if (s.pcap_dropped)
         fprintf(stderr, ", %llu packets dropped by the kernel", (unsigned long long)s.pcap_dropped);
     fprintf(stderr, "\nsmtptap: records in %s/sessions.jsonl\n", out);
-    (void)n_files;
+}
+
+static int read_msgs(smtptap *t, const cli_args *a)
+{
+    char err[1024];
+    int rc = 0;
+    for (int i = 0; i < a->n_msgs; i++) {
+        const msg_input *m = &a->msgs[i];
+        if ((m->maildir ? smtptap_watch_maildir(t, m->path, 0, err, sizeof err)
+                        : smtptap_read_eml(t, m->path, err, sizeof err)) != 0) {
+            fprintf(stderr, "smtptap: %s\n", err);
+            rc = 1;
+        }
+    }
+    return rc;
 }
 
 static int run(smtptap *t, const cli_args *a)
@@ -212,7 +261,13 @@ static int run(smtptap *t, const cli_args *a)
             fprintf(stderr, "smtptap: %s\n", err);
             rc = 1;
         }
+    if (read_msgs(t, a) != 0)
+        rc = 1;
     if (a->iface && smtptap_sniff(t, a->iface, a->bpf, err, sizeof err) != 0) {
+        fprintf(stderr, "smtptap: %s\n", err);
+        rc = 1;
+    }
+    if (a->follow_dir && smtptap_watch_maildir(t, a->follow_dir, 1, err, sizeof err) != 0) {
         fprintf(stderr, "smtptap: %s\n", err);
         rc = 1;
     }
@@ -246,7 +301,7 @@ int main(int argc, char **argv)
     int rc = run(t, &a);
     smtptap_flush(t);
     if (!a.quiet)
-        summary(t, smtptap_config_get(c, "output_dir"), a.n_files, a.iface);
+        summary(t, smtptap_config_get(c, "output_dir"), &a);
     running = NULL;
     if (smtptap_close(t, err, sizeof err) != 0) {
         fprintf(stderr, "smtptap: %s\n", err);

@@ -13,7 +13,7 @@ struct smtptap_config {
     /* output */
     char *output_dir;
     int store_messages;
-    long message_store_max; /* bytes of one message stored; larger: hashed, not stored */
+    long message_store_max;    /* bytes of one message stored; larger: hashed, not stored */
     long attachment_store_max; /* bytes of one attachment stored; larger: hashed, not stored */
     long body_max;             /* bytes of body / body_html kept in the record */
     /* stoQ smtp plugin options, same names and meaning */

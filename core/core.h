@@ -4,9 +4,8 @@
 #ifndef ST_CORE_CORE_H
 #define ST_CORE_CORE_H
 
-#include <stdio.h>
-
 #include <signal.h>
+#include <stdio.h>
 
 #include "core/config.h"
 #include "output/message.h"
@@ -17,8 +16,8 @@
 
 typedef struct st_core {
     smtptap_config *cfg;
-    st_store *messages; /* with a cap of 0 when store_messages is off */
-    st_store *files;    /* attachments; NULL when archive_attachments is off */
+    st_store *messages;           /* with a cap of 0 when store_messages is off */
+    st_store *files;              /* attachments; NULL when archive_attachments is off */
     st_message_config msg_config; /* the same extraction for SMTP and message files */
     FILE *jsonl;
     int flush_each; /* live capture: every record reaches the disk at once */

@@ -16,8 +16,8 @@
  *
  * How it fails: DIR/new that cannot be opened or watched gives -1 at
  * once; new/ removed or moved away ends the watch with -1. A message that
- * cannot be read is skipped and the watch goes on; the first such error
- * (and how many followed) is returned when the watch ends. Beyond 65536
+ * cannot be read is skipped and the watch goes on; the errors (as many as
+ * fit one line, then a count) are returned when the watch ends. Beyond 65536
  * names the oldest half is forgotten; a forgotten name would be processed
  * again only if delivered again, which Maildir writers never do.
  */
@@ -56,19 +56,19 @@ typedef struct {
     int ino;        /* inotify, -1 when not following */
     seen_set seen;
     volatile sig_atomic_t *stop;
-    unsigned long failed; /* messages that could not be read */
-    char first_err[1024];
+    unsigned long untold; /* messages that could not be read, beyond errs */
+    char errs[1024];      /* "path: why; path: why" */
 } watch;
 
 static int seen_find(const seen_key *tab, const seen_key *k, size_t *slot)
 {
+    static const seen_key empty;
     size_t i;
     memcpy(&i, k->k, sizeof i);
     for (i &= SEEN_SLOTS - 1;; i = (i + 1) & (SEEN_SLOTS - 1)) {
         *slot = i;
         if (memcmp(&tab[i], k, sizeof *k) == 0)
             return 1;
-        static const seen_key empty;
         if (memcmp(&tab[i], &empty, sizeof empty) == 0)
             return 0;
     }
@@ -97,15 +97,33 @@ static int seen_add(seen_set *s, const char *name)
     return 0;
 }
 
+/* As many errors as fit in one line, and how many more there were. */
+static void note_error(watch *w, const char *why)
+{
+    size_t used = strlen(w->errs), n = strlen(why);
+    size_t room = sizeof w->errs - 64; /* 64: for "(and N more)" */
+    if (used && used + 2 + n >= room) {
+        w->untold++;
+        return;
+    }
+    if (used) {
+        memcpy(w->errs + used, "; ", 2);
+        used += 2;
+    }
+    if (n > room - 1 - used) /* only the first error can be that long */
+        n = room - 1 - used;
+    memcpy(w->errs + used, why, n);
+    w->errs[used + n] = 0;
+}
+
 static void process(watch *w, const char *name)
 {
-    char shown[4096 + 300], why[sizeof w->first_err];
+    char shown[4096 + 300], why[sizeof w->errs];
     if (name[0] == '.' || name[0] == 0 || seen_add(&w->seen, name))
         return;
     snprintf(shown, sizeof shown, "%s/new/%s", w->dir, name);
-    if (st_msgfile_read(w->core, w->dirfd, name, shown, "maildir", 1, why, sizeof why) < 0 &&
-        w->failed++ == 0)
-        snprintf(w->first_err, sizeof w->first_err, "%s", why);
+    if (st_msgfile_read(w->core, w->dirfd, name, shown, "maildir", 1, why, sizeof why) < 0)
+        note_error(w, why);
 }
 
 static int scan(watch *w, char *err, size_t errlen)
@@ -226,13 +244,14 @@ int st_maildir_watch(st_core *c, const char *dir, int follow_it, volatile sig_at
         rc = scan(w, err, errlen);
     if (rc == 0 && follow_it)
         rc = follow(w, err, errlen);
-    if (rc == 0 && w->failed > 1)
-        snprintf(err, errlen, "%s (and %lu more messages could not be read)", w->first_err,
-                 w->failed - 1);
-    else if (rc == 0 && w->failed)
-        snprintf(err, errlen, "%s", w->first_err);
-    if (rc == 0 && w->failed)
+    if (rc == 0 && w->errs[0]) {
+        if (w->untold)
+            snprintf(err, errlen, "%s (and %lu more messages could not be read)", w->errs,
+                     w->untold);
+        else
+            snprintf(err, errlen, "%s", w->errs);
         rc = -1;
+    }
     watch_close(w);
     return rc;
 }

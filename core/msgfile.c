@@ -11,7 +11,8 @@
  * The file may be hostile, and so may its directory: a symbolic link is
  * not followed (it could point anywhere the reader may read), anything
  * but a regular file is refused, and a FIFO cannot block the open. The
- * file and its directory are only ever read.
+ * file and its directory are only ever read, and the file's access time
+ * is left alone when we are allowed to (O_NOATIME: its owner or root).
  *
  * How it fails: a file that cannot be opened, or is not a regular file,
  * gives -1 and a message naming it, and no record. A read error part-way
@@ -41,7 +42,11 @@ typedef struct {
 static int open_regular(int dirfd, const char *name, const char *shown, int gone_ok,
                         struct stat *st, char *err, size_t errlen)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    /* No access time either, where we may: mail readers look at it. */
+    int fd = openat(dirfd, name, flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = openat(dirfd, name, flags);
     if (fd < 0 && errno == ENOENT && gone_ok)
         return GONE;
     if (fd < 0 && errno == ELOOP) {
@@ -172,8 +177,8 @@ static json_t *record(msgfile *f, const struct stat *st, const char *shown, cons
     return rec;
 }
 
-int st_msgfile_read(st_core *c, int dirfd, const char *name, const char *shown,
-                    const char *source, int gone_ok, char *err, size_t errlen)
+int st_msgfile_read(st_core *c, int dirfd, const char *name, const char *shown, const char *source,
+                    int gone_ok, char *err, size_t errlen)
 {
     struct stat st;
     int fd = open_regular(dirfd, name, shown, gone_ok, &st, err, errlen);

@@ -21,6 +21,7 @@ typedef struct st_session {
     st_smtp *smtp;
     st_record *rec;
     st_store_obj *msg; /* the message being received, if any */
+    st_message *mx;    /* its MIME extraction */
     uint64_t msg_missing;
     st_tunnel tunnel; /* a proxy handshake before the SMTP dialogue */
     int msg_open;  /* between the first byte (or end) of a message and its end */
@@ -54,6 +55,7 @@ static void message_begin(st_session *s)
     s->msg_missing = 0;
     s->msg_ended = 0;
     s->msg = st_store_begin(c->messages, cap, 0);
+    s->mx = st_message_new(&c->msg_config);
 }
 
 static void message_end(st_session *s)
@@ -71,7 +73,13 @@ static void message_end(st_session *s)
         s->core->stats.messages_stored++;
     else if (r.write_error)
         s->core->stats.output_errors++;
-    st_record_set_message(s->rec, message_json(s, &r));
+    json_t *m = message_json(s, &r);
+    if (s->mx) {
+        st_message_finish(s->mx, m);
+        st_message_free(s->mx);
+        s->mx = NULL;
+    }
+    st_record_set_message(s->rec, m);
 }
 
 static void on_smtp_event(void *ctx, const st_smtp_event *ev)
@@ -85,10 +93,14 @@ static void on_smtp_event(void *ctx, const st_smtp_event *ev)
         message_begin(s);
         if (s->msg)
             st_store_write(s->msg, ev->data, ev->len);
+        if (s->mx)
+            st_message_feed(s->mx, ev->data, ev->len);
         return;
     case ST_SMTP_EV_MSG_GAP:
         message_begin(s);
         s->msg_missing += ev->gap;
+        if (s->mx)
+            st_message_gap(s->mx, ev->gap);
         return;
     case ST_SMTP_EV_MSG_END:
         message_begin(s); /* BDAT 0 LAST: an empty message is still a message */
@@ -107,10 +119,9 @@ static void on_smtp_event(void *ctx, const st_smtp_event *ev)
 static void session_free(st_session *s)
 {
     st_tunnel_free(&s->tunnel);
-    if (s->msg) {
-        st_store_result r;
-        st_store_end(s->msg, &r);
-    }
+    if (s->msg)
+        st_store_abort(s->msg);
+    st_message_free(s->mx);
     st_smtp_free(s->smtp);
     st_record_free(s->rec);
     free(s);

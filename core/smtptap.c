@@ -2,11 +2,13 @@
  * smtptap.c - the public API: sources in, records out.
  *
  * Owns the output directory, the record file and the stores, and runs the
- * packet loop for files and interfaces. Read errors end the source that
+ * packet loop for files and interfaces; message files and Maildirs go to
+ * core/msgfile.c and core/maildir.c. Read errors end the source that
  * had them, never the process; sessions already seen are flushed by
  * smtptap_close whatever happened before.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,9 @@ static int open_outputs(smtptap *t, char *err, size_t errlen)
     c->messages = st_store_open(c->cfg->output_dir, "messages", ".eml", err, errlen);
     if (!c->messages)
         return -1;
+    if (c->cfg->archive_attachments &&
+        !(c->files = st_store_open(c->cfg->output_dir, "files", "", err, errlen)))
+        return -1;
     snprintf(path, sizeof path, "%s/sessions.jsonl", c->cfg->output_dir);
     c->jsonl = fopen(path, "w");
     if (!c->jsonl) {
@@ -71,12 +76,23 @@ static int open_outputs(smtptap *t, char *err, size_t errlen)
     return 0;
 }
 
+/* One extraction for SMTP messages and message files alike. */
+static void message_config(st_core *c)
+{
+    st_message_config_default(&c->msg_config);
+    c->msg_config.files = c->files;
+    c->msg_config.attachment_store_max = (uint64_t)c->cfg->attachment_store_max;
+    c->msg_config.body_max = (size_t)c->cfg->body_max;
+    c->msg_config.omit_body = c->cfg->omit_body;
+}
+
 static void free_core(smtptap *t)
 {
     st_core *c = &t->core;
     if (c->jsonl)
         fclose(c->jsonl);
     st_store_close(c->messages);
+    st_store_close(c->files);
     smtptap_config_free(c->cfg);
     free(t);
 }
@@ -101,6 +117,7 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
         free_core(t);
         return NULL;
     }
+    message_config(c);
     st_reasm_config rc;
     st_reasm_config_default(&rc);
     rc.max_streams = (int)c->cfg->max_streams;
@@ -168,6 +185,18 @@ int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, si
     c->flush_each = 1;
     st_source *src = st_source_open_live(ifname, (int)c->cfg->snaplen, 1, 100, err, errlen);
     return with_source(t, src, bpf ? bpf : c->cfg->live_filter, err, errlen);
+}
+
+int smtptap_read_eml(smtptap *t, const char *path, char *err, size_t errlen)
+{
+    return st_msgfile_read(&t->core, AT_FDCWD, path, path, "eml", 0, err, errlen) < 0 ? -1 : 0;
+}
+
+int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, size_t errlen)
+{
+    if (follow)
+        t->core.flush_each = 1; /* a record is looked for as soon as its mail arrives */
+    return st_maildir_watch(&t->core, dir, follow, &t->stopping, err, errlen);
 }
 
 void smtptap_stop(smtptap *t)

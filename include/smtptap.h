@@ -5,6 +5,7 @@
  * from captures or a live interface, follows every SMTP dialogue, and
  * writes one JSON record per SMTP session (OUT/sessions.jsonl) with every
  * transaction and the exact bytes of every message (OUT/messages/).
+ * Message files (.eml, Maildir) give the same record without the network.
  *
  * Typical use:
  *
@@ -67,7 +68,23 @@ int smtptap_read_file(smtptap *t, const char *path, const char *bpf, char *err, 
  * live_filter option. */
 int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, size_t errlen);
 
-/* Ask a running read or sniff to return. Async-signal-safe. */
+/* Read one message file (RFC 5322, as .eml) and write its record: the
+ * shape of a session record without the network fields, "source": "eml"
+ * (docs/record.md). A symbolic link is not followed and anything but a
+ * regular file is refused. On a read error part-way the record of what
+ * was read is still written; -1 is returned. */
+int smtptap_read_eml(smtptap *t, const char *path, char *err, size_t errlen);
+
+/* Every message in dir/new of a Maildir, one record each ("source":
+ * "maildir"). follow 0: what is there now, then return; follow 1: then
+ * every message delivered into new/ (inotify) until smtptap_stop(), each
+ * record written at once. cur/ and tmp/ are ignored and nothing in the
+ * Maildir is ever written, renamed or removed. A message that cannot be
+ * read is skipped and the rest processed; -1 is returned at the end with
+ * the first such error. */
+int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, size_t errlen);
+
+/* Ask a running read, sniff or Maildir watch to return. Async-signal-safe. */
 void smtptap_stop(smtptap *t);
 
 typedef struct smtptap_stats {

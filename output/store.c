@@ -213,3 +213,16 @@ void st_store_end(st_store_obj *o, st_store_result *r)
     free(o->buf);
     free(o);
 }
+
+void st_store_abort(st_store_obj *o)
+{
+    if (!o)
+        return;
+    if (o->fd >= 0)
+        close(o->fd);
+    if (o->tmp[0])
+        unlink(o->tmp);
+    st_hash_free(&o->hash);
+    free(o->buf);
+    free(o);
+}

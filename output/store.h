@@ -43,6 +43,9 @@ void st_store_write(st_store_obj *o, const void *p, size_t n);
 /* Finishes the object, fills r and frees o. */
 void st_store_end(st_store_obj *o, st_store_result *r);
 
+/* Drops the object: nothing is stored, its tmp file is removed, o is freed. */
+void st_store_abort(st_store_obj *o);
+
 /* Objects whose file could not be written, since start. */
 uint64_t st_store_errors(const st_store *s);
 
