@@ -5,6 +5,9 @@
  * authcid, or the authzid when it is empty) and LOGIN (the first base64
  * line). The password is decoded into the work buffer only to find where
  * the user name ends, then wiped; it is never kept, queued or emitted.
+ * The user name has its own buffer from its line to the end of the AUTH,
+ * then it is wiped and freed; the work buffer shrinks back after the
+ * decoding. With no memory for either, there is no user name.
  * Which client lines belong to the exchange: one per 334 reply seen, and
  * for PLAIN and LOGIN as many as the mechanism needs even when the 334s
  * were not captured. A line that does not decode gives no user and an
@@ -26,15 +29,18 @@ static int mech_of(const char *m, size_t n)
     return ST_MECH_OTHER;
 }
 
-/* Base64 into p->work; returns the decoded length or -1. */
+/* Base64 into p->work; returns the decoded length, -1 for bad base64,
+ * -2 for no memory. */
 static long b64_decode(st_smtp *p, const char *s, size_t n)
 {
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
         n--;
     if (n == 1 && s[0] == '=')
         return 0; /* RFC 4954: an empty initial response */
-    if (n == 0 || n % 4 != 0 || n > p->work_cap / 4 * 3 || n > 0x7fffffff)
+    if (n == 0 || n % 4 != 0 || n > st_smtp_work_max(p) / 4 * 3 || n > 0x7fffffff)
         return -1;
+    if (!st_smtp_work(p, n / 4 * 3))
+        return -2;
     int len = EVP_DecodeBlock((unsigned char *)p->work, (const unsigned char *)s, (int)n);
     if (len < 0)
         return -1;
@@ -44,33 +50,43 @@ static long b64_decode(st_smtp *p, const char *s, size_t n)
 
 static void set_user(st_smtp *p, const char *u, size_t n)
 {
+    st_smtp_buf_release(&p->user, &p->user_cap);
+    p->auth.has_user = 0;
+    if (st_smtp_buf_reserve(&p->user, &p->user_cap, n + 1, n + 1) != 0)
+        return;
     memcpy(p->user, u, n);
     p->user[n] = 0;
     p->auth.has_user = 1;
 }
 
+/* The user name in decoded PLAIN or LOGIN data. */
+static void user_from(st_smtp *p, const char *d, size_t len)
+{
+    const char *nul1 = memchr(d, 0, len);
+    if (p->auth.mech == ST_MECH_LOGIN) {
+        set_user(p, d, nul1 ? (size_t)(nul1 - d) : len);
+        return;
+    }
+    const char *c = nul1 ? nul1 + 1 : NULL;
+    const char *nul2 = c ? memchr(c, 0, len - (size_t)(c - d)) : NULL;
+    if (!nul2)
+        st_smtp_anomaly(p, "auth_plain_malformed", NULL);
+    else if (nul2 > c)
+        set_user(p, c, (size_t)(nul2 - c));
+    else
+        set_user(p, d, (size_t)(nul1 - d));
+}
+
+/* Whatever was decoded (a password too) is wiped, whether it parsed or not. */
 static void decode_user(st_smtp *p, const char *s, size_t n)
 {
     long len = b64_decode(p, s, n);
-    const char *d = p->work;
-    if (len < 0) {
+    if (len == -1)
         st_smtp_anomaly(p, "auth_bad_base64", NULL);
-        return;
-    }
-    const char *nul1 = memchr(d, 0, (size_t)len);
-    if (p->auth.mech == ST_MECH_LOGIN) {
-        set_user(p, d, nul1 ? (size_t)(nul1 - d) : (size_t)len);
-    } else {
-        const char *c = nul1 ? nul1 + 1 : NULL;
-        const char *nul2 = c ? memchr(c, 0, (size_t)len - (size_t)(c - d)) : NULL;
-        if (!nul2)
-            st_smtp_anomaly(p, "auth_plain_malformed", NULL);
-        else if (nul2 > c)
-            set_user(p, c, (size_t)(nul2 - c));
-        else
-            set_user(p, d, (size_t)(nul1 - d));
-    }
-    explicit_bzero(p->work, (size_t)len);
+    else if (len >= 0)
+        user_from(p, p->work, (size_t)len);
+    explicit_bzero(p->work, p->work_cap);
+    st_smtp_work_trim(p);
 }
 
 void st_smtp_auth_start(st_smtp *p, const char *arg)
@@ -119,5 +135,5 @@ void st_smtp_auth_line(st_smtp *p, const char *line, size_t len)
 void st_smtp_auth_done(st_smtp *p)
 {
     memset(&p->auth, 0, sizeof(p->auth));
-    explicit_bzero(p->user, strlen(p->user));
+    st_smtp_buf_release(&p->user, &p->user_cap);
 }

@@ -59,10 +59,13 @@ static void unknown(st_smtp *p, const char *v, size_t n)
         st_smtp_anomaly(p, "unknown_command_limit", NULL);
         return;
     }
+    if (!st_smtp_work(p, n + 1))
+        n = p->work_cap - 1; /* no memory: the detail is cut */
     for (size_t i = 0; i < n; i++)
         p->work[i] = (char)toupper((unsigned char)v[i]);
     p->work[n] = 0;
     st_smtp_anomaly(p, "unknown_command", p->work);
+    st_smtp_work_trim(p);
 }
 
 /* "BDAT" SP size [SP "LAST"]: the size fits in an int64_t. */
@@ -124,6 +127,7 @@ static void after_push(st_smtp *p, int kind)
         p->cmode = ST_CM_DATA;
         p->dstate = ST_DS_LS;
         p->data_started = 0;
+        p->data_gap = 0;
     }
 }
 

@@ -3,7 +3,9 @@
  *
  * Entries live in a ring that grows by doubling up to max entries; their
  * text lives in one arena that grows up to amax bytes and is compacted
- * when the oldest entries are gone. A push that finds either cap reached
+ * when the oldest entries are gone. Both go back to their small sizes
+ * whenever the queue empties, so a burst of pipelining does not keep its
+ * memory for the rest of the session. A push that finds either cap reached
  * fails (returns -1) and the caller decides what to drop; an allocation
  * failure is reported the same way, so a session never aborts.
  */
@@ -17,8 +19,8 @@ int st_smtp_cmdq_init(st_smtp_cmdq *q, size_t max, size_t amax)
     memset(q, 0, sizeof(*q));
     q->max = max;
     q->amax = amax;
-    q->cap = max < 16 ? max : 16;
-    q->acap = amax < 512 ? amax : 512;
+    q->cap = max < ST_SMTP_RING_MIN ? max : ST_SMTP_RING_MIN;
+    q->acap = amax < ST_SMTP_ARENA_MIN ? amax : ST_SMTP_ARENA_MIN;
     q->e = malloc(q->cap * sizeof(*q->e));
     q->arena = malloc(q->acap);
     return q->e && q->arena ? 0 : -1;
@@ -30,6 +32,32 @@ void st_smtp_cmdq_free(st_smtp_cmdq *q)
     free(q->arena);
     q->e = NULL;
     q->arena = NULL;
+    q->cap = q->acap = q->n = q->head = q->used = 0;
+}
+
+size_t st_smtp_cmdq_memory(const st_smtp_cmdq *q)
+{
+    return q->cap * sizeof(*q->e) + q->acap;
+}
+
+/* The queue is empty: back to the sizes it started with. Without memory
+ * for the small blocks the large ones are kept. */
+static void shrink(st_smtp_cmdq *q)
+{
+    size_t cap = q->max < ST_SMTP_RING_MIN ? q->max : ST_SMTP_RING_MIN;
+    size_t acap = q->amax < ST_SMTP_ARENA_MIN ? q->amax : ST_SMTP_ARENA_MIN;
+    st_smtp_pend *e = q->cap > cap ? malloc(cap * sizeof(*e)) : NULL;
+    char *a = q->acap > acap ? malloc(acap) : NULL;
+    if (e) {
+        free(q->e);
+        q->e = e;
+        q->cap = cap;
+    }
+    if (a) {
+        free(q->arena);
+        q->arena = a;
+        q->acap = acap;
+    }
 }
 
 st_smtp_pend *st_smtp_cmdq_at(st_smtp_cmdq *q, size_t i)
@@ -47,8 +75,10 @@ void st_smtp_cmdq_pop(st_smtp_cmdq *q)
     if (q->n == 0)
         return;
     q->head = (q->head + 1) % q->cap;
-    if (--q->n == 0)
+    if (--q->n == 0) {
         q->head = q->used = 0;
+        shrink(q);
+    }
 }
 
 /* Unwrap the ring into a bigger array: the oldest entry goes to index 0. */

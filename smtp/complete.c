@@ -5,10 +5,14 @@
  * command must be reported before its reply can come: message content is
  * about to be emitted, the queue is full, the session ended, or the reply
  * was lost. The command's text is copied into the work buffer and parsed
- * there, so the queue may change while the events go out. The side
- * effects on the transaction (open, reject, abort, close) happen here, in
- * event order. Nothing here can fail.
+ * there, so the queue may change while the events go out; the buffer
+ * shrinks back after a long one. The side effects on the transaction
+ * (open, reject, abort, close) happen here, in event order. Nothing here
+ * can fail: with no memory to grow the work buffer, the command is cut
+ * (line_too_long) and EHLO keywords left out (too_many_extensions), as
+ * at their caps.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "smtp/smtp_int.h"
@@ -33,19 +37,33 @@ static void ev_cmd(st_smtp_event *ev, st_smtp_ev_type type, const char *verb, co
     ev->reply = *r;
 }
 
-/* EHLO keywords: the reply lines after the first, without "250-". */
-static size_t build_ext(st_smtp *p, const st_smtp_reply *r, char *out)
+/* Room for the keywords of the reply lines after s (their first '\n'):
+ * pointers, and strings in the work buffer after the command, never
+ * longer than the lines. Returns how many pointers there are. */
+static size_t ext_room(st_smtp *p, const char *s)
 {
     size_t n = 0;
-    const char *s = r->text ? strchr(r->text, '\n') : NULL;
+    for (const char *c = s; c && n < ST_SMTP_MAX_EXT; c = strchr(c + 1, '\n'))
+        n++;
+    (void)st_smtp_work(p, p->work_used + strlen(s));
+    p->ext = n ? malloc(n * sizeof(*p->ext)) : NULL;
+    p->n_ext_cap = p->ext ? n : 0;
+    return p->n_ext_cap;
+}
+
+/* EHLO keywords: the reply lines after the first, without "250-". */
+static size_t build_ext(st_smtp *p, const char *s)
+{
+    size_t n = 0, max = ext_room(p, s);
+    char *out = p->work + p->work_used, *end = p->work + p->work_cap;
     while (s) {
         const char *line = s + 1, *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        if (n == ST_SMTP_MAX_EXT) {
+        size_t skip = len > 4 ? 4 : len;
+        if (n == max || (size_t)(end - out) < len - skip + 1) {
             st_smtp_anomaly(p, "too_many_extensions", NULL);
             break;
         }
-        size_t skip = len > 4 ? 4 : len;
         memcpy(out, line + skip, len - skip);
         out[len - skip] = 0;
         p->ext[n++] = out;
@@ -55,20 +73,36 @@ static size_t build_ext(st_smtp *p, const st_smtp_reply *r, char *out)
     return n;
 }
 
+static void ext_free(st_smtp *p)
+{
+    free(p->ext);
+    p->ext = NULL;
+    p->n_ext_cap = 0;
+}
+
+/* verb is the start of the work buffer, arg in it: building the keywords
+ * may move the buffer, so the event takes them from there afterwards. */
 static void on_helo(st_smtp *p, char *verb, char *arg, const st_smtp_reply *r)
 {
+    static const char *const no_ext[1] = {NULL};
     st_smtp_event ev;
+    size_t at = arg ? (size_t)(arg - verb) : 0, n_ext = 0;
+    const char *s = r->text ? strchr(r->text, '\n') : NULL;
+    int ehlo = is_2xx(r->code) && strcmp(verb, "HELO") != 0;
     st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), r);
     if (is_2xx(r->code)) {
         p->detected = 1;
         st_smtp_update_detect(p);
     }
-    ev_cmd(&ev, ST_SMTP_EV_HELO, verb, arg, r);
-    if (is_2xx(r->code) && strcmp(verb, "HELO") != 0) {
-        ev.n_ext = build_ext(p, r, p->work + p->work_used);
-        ev.ext = p->ext;
+    if (ehlo && s)
+        n_ext = build_ext(p, s);
+    ev_cmd(&ev, ST_SMTP_EV_HELO, p->work, arg ? p->work + at : NULL, r);
+    if (ehlo) {
+        ev.n_ext = n_ext;
+        ev.ext = p->ext ? p->ext : no_ext;
     }
     st_smtp_emit(p, &ev);
+    ext_free(p);
 }
 
 static void on_auth(st_smtp *p, char *verb, char *arg, const st_smtp_reply *r)
@@ -198,13 +232,19 @@ static void dispatch(st_smtp *p, int kind, int flags, char *verb, char *arg, con
 void st_smtp_complete(st_smtp *p, st_smtp_pend *e, const st_smtp_reply *r)
 {
     static const st_smtp_reply none = {0, NULL};
+    size_t n = e->len;
     if (e->flags & ST_F_GHOST)
         return;
-    memcpy(p->work, st_smtp_cmdq_text(&p->q, e), e->len);
-    p->work[e->len] = 0;
-    p->work_used = e->len + 1;
+    if (!st_smtp_work(p, n + 1)) {
+        n = p->work_cap - 1;
+        st_smtp_anomaly(p, "line_too_long", "client");
+    }
+    memcpy(p->work, st_smtp_cmdq_text(&p->q, e), n);
+    p->work[n] = 0;
+    p->work_used = n + 1;
     char *arg = st_smtp_split_verb(p->work);
     dispatch(p, e->kind, e->flags, p->work, arg, r ? r : &none);
+    st_smtp_work_trim(p);
 }
 
 void st_smtp_complete_head(st_smtp *p, const st_smtp_reply *r)

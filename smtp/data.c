@@ -117,6 +117,7 @@ uint64_t st_smtp_content_gap(st_smtp *p, uint64_t n)
         if (p->dstate == ST_DS_DOTCR)
             st_smtp_msg_data(p, &cr, 1);
         st_smtp_msg_gap(p, n);
+        p->data_gap = 1;
         p->dstate = ST_DS_MID;
         return 0;
     }

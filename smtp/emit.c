@@ -105,7 +105,14 @@ static void content_start(st_smtp *p)
     if (p->cmode != ST_CM_DATA || p->data_started)
         return;
     p->data_started = 1;
-    st_smtp_flush_all(p);
+    /* Report the commands ahead now. Without a gap, keep them queued: a
+     * client that did not wait for its replies will still get them, and
+     * they must not be taken for the server's word on the message. After
+     * a gap their replies were most likely what was lost. */
+    if (p->resync)
+        st_smtp_flush_all(p);
+    else
+        st_smtp_flush_ghost(p);
     st_smtp_data_begin(p, "DATA", NULL);
 }
 

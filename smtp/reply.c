@@ -3,9 +3,11 @@
  *
  * Lines "250-a", "250-b", "250 c" form one reply whose text is the lines
  * as sent, joined by '\n'; lines past max_reply_lines or past the text
- * cap are dropped (anomaly). A line without a 3-digit code is dropped
- * (anomaly). The first reply of a session is the banner. Replies are
- * matched to the oldest pending command, except:
+ * cap (or that find no memory for the text to grow) are dropped
+ * (anomaly); the text buffer shrinks back after a long reply. A line
+ * without a 3-digit code is dropped (anomaly). The first reply of a
+ * session is the banner. Replies are matched to the oldest pending
+ * command, except:
  *   - 334 goes to a pending AUTH without ending it;
  *   - a 354 or 334 that fits no pending command is unmatched;
  *   - after a gap in either direction (resync mode, until the queue is
@@ -25,7 +27,9 @@ void st_smtp_reply_reset(st_smtp_racc *ra)
 {
     ra->len = ra->lines = 0;
     ra->code = ra->cut = 0;
-    ra->text[0] = 0;
+    st_smtp_buf_shrink(&ra->text, &ra->size, ST_SMTP_REPLY_KEEP, ST_SMTP_REPLY_MIN);
+    if (ra->text)
+        ra->text[0] = 0;
 }
 
 static int parse_code(const char *s, size_t len)
@@ -41,7 +45,8 @@ static void racc_add(st_smtp *p, const char *s, size_t len, int code)
     size_t sep = ra->lines > 0;
     if (ra->lines == 0)
         ra->code = code;
-    if (ra->lines >= p->lim.max_reply_lines || ra->len + sep + len > ra->cap) {
+    if (ra->lines >= p->lim.max_reply_lines || ra->len + sep + len > ra->cap ||
+        st_smtp_buf_reserve(&ra->text, &ra->size, ra->len + sep + len + 1, ra->cap + 1) != 0) {
         ra->cut = 1;
         return;
     }
@@ -114,8 +119,8 @@ static void on_reply(st_smtp *p, const st_smtp_reply *r)
             return;
         }
     }
-    if (p->cmode == ST_CM_DATA && p->q.n == 0) {
-        server_ended_data(p, r);
+    if (p->cmode == ST_CM_DATA && p->q.n == 0 && p->data_gap) {
+        server_ended_data(p, r); /* the lost bytes held the final dot */
         return;
     }
     long i = pick(p, r->code);

@@ -5,9 +5,11 @@
  * lines, DATA content, BDAT octets, the STARTTLS probe); server bytes go
  * to the reply line reader. Each reader consumes what it can and may
  * switch the mode, so one segment can hold a command, its content and
- * the next command. All memory is taken at st_smtp_new (the pending
- * queue grows to its cap); st_smtp_new returns NULL when it cannot get
- * it. After that nothing fails: see smtp.h.
+ * the next command. st_smtp_new takes small buffers (NULL when it
+ * cannot get them); they grow with the traffic up to caps set by the
+ * limits and shrink back (buf.c). A parser that will read nothing more
+ * (TLS, not SMTP, finished) gives back every buffer it will not use
+ * again. After st_smtp_new nothing fails: see smtp.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,20 +29,23 @@ static size_t clamp(size_t v, size_t lo, size_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Each buffer at its small size; the caps are what the limits allow. */
 static int alloc_buffers(st_smtp *p)
 {
-    size_t ml = p->lim.max_line;
+    size_t ml = p->lim.max_line, line = min_size(ST_SMTP_LINE_MIN, ml + 2);
     p->cl.max = p->sl.max = ml;
-    p->cl.buf = malloc(ml + 2);
-    p->sl.buf = malloc(ml + 2);
     p->ra.cap = 2 * ml;
-    p->ra.text = malloc(p->ra.cap + 1);
-    p->work_cap = ml + 2 + p->ra.cap + 1;
-    p->work = malloc(p->work_cap);
-    p->user = malloc(ml + 1);
-    if (!p->cl.buf || !p->sl.buf || !p->ra.text || !p->work || !p->user)
+    if (st_smtp_buf_reserve(&p->cl.buf, &p->cl.cap, line, ml + 2) != 0 ||
+        st_smtp_buf_reserve(&p->sl.buf, &p->sl.cap, line, ml + 2) != 0 ||
+        st_smtp_buf_reserve(&p->ra.text, &p->ra.size, min_size(ST_SMTP_REPLY_MIN, p->ra.cap + 1),
+                            p->ra.cap + 1) != 0 ||
+        !st_smtp_work(p, min_size(ST_SMTP_WORK_MIN, st_smtp_work_max(p))))
         return -1;
-    p->user[0] = 0;
     st_smtp_reply_reset(&p->ra);
     return st_smtp_cmdq_init(&p->q, p->lim.max_pending, 16 * ml);
 }
@@ -66,25 +71,38 @@ st_smtp *st_smtp_new(const st_smtp_limits *lim, st_smtp_event_fn fn, void *ctx)
     return p;
 }
 
-static void wipe_free(char *b, size_t n)
+/* The buffers of the readers: nothing will be read any more. */
+static void release_lines(st_smtp *p)
 {
-    if (b)
-        explicit_bzero(b, n);
-    free(b);
+    st_smtp_buf_release(&p->cl.buf, &p->cl.cap);
+    st_smtp_buf_release(&p->sl.buf, &p->sl.cap);
+    st_smtp_buf_release(&p->ra.text, &p->ra.size);
+}
+
+/* And those of the emission side: nothing will be reported any more. */
+static void release_all(st_smtp *p)
+{
+    release_lines(p);
+    st_smtp_buf_release(&p->work, &p->work_cap);
+    st_smtp_buf_release(&p->user, &p->user_cap);
+    st_smtp_cmdq_free(&p->q);
 }
 
 void st_smtp_free(st_smtp *p)
 {
     if (!p)
         return;
-    size_t ml = p->lim.max_line;
-    wipe_free(p->cl.buf, ml + 2);
-    free(p->sl.buf);
-    free(p->ra.text);
-    wipe_free(p->work, p->work_cap);
-    wipe_free(p->user, ml + 1);
-    st_smtp_cmdq_free(&p->q);
+    release_all(p);
+    free(p->ext);
     free(p);
+}
+
+size_t st_smtp_memory(const st_smtp *p)
+{
+    if (!p)
+        return 0;
+    return sizeof(*p) + p->cl.cap + p->sl.cap + p->ra.size + p->work_cap + p->user_cap +
+           p->n_ext_cap * sizeof(*p->ext) + st_smtp_cmdq_memory(&p->q);
 }
 
 /* A 220 banner answered by EHLO/HELO is SMTP. So is a client that says
@@ -102,8 +120,10 @@ static size_t cmd_feed(st_smtp *p, const uint8_t *d, size_t n)
 {
     int done;
     size_t k = st_smtp_line_feed(&p->cl, d, n, &done);
-    if (done)
+    if (done) {
         st_smtp_client_line(p);
+        st_smtp_line_shrink(&p->cl);
+    }
     return k;
 }
 
@@ -140,6 +160,7 @@ static void server_bytes(st_smtp *p, const uint8_t *d, size_t n)
         if (done) {
             st_smtp_line_checks(p, &p->sl, ST_DIR_SERVER);
             st_smtp_reply_line(p, p->sl.buf, p->sl.len, p->sl.after_gap);
+            st_smtp_line_shrink(&p->sl);
         }
         d += k;
         n -= k;
@@ -178,6 +199,10 @@ void st_smtp_feed(st_smtp *p, st_dir dir, const uint8_t *data, size_t len)
             p->bytes[1] >= ST_SMTP_DETECT_BYTES)
             p->gave_up = 1;
     }
+    if (p->gave_up) /* st_smtp_finish will report nothing either */
+        release_all(p);
+    else if (p->stopped)
+        release_lines(p); /* the queue stays for st_smtp_finish */
 }
 
 static void client_gap(st_smtp *p, uint64_t len)
@@ -206,9 +231,11 @@ void st_smtp_gap(st_smtp *p, st_dir dir, uint64_t len)
     p->resync = 1;
     if (dir == ST_DIR_CLIENT) {
         client_gap(p, len);
+        st_smtp_line_shrink(&p->cl);
         return;
     }
     st_smtp_line_gap(&p->sl);
+    st_smtp_line_shrink(&p->sl);
     st_smtp_reply_reset(&p->ra);
 }
 
@@ -217,10 +244,11 @@ void st_smtp_finish(st_smtp *p)
     if (!p || p->finished)
         return;
     p->finished = 1;
-    if (p->gave_up)
-        return;
-    st_smtp_flush_all(p);
-    st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_INCOMPLETE), NULL);
+    if (!p->gave_up) {
+        st_smtp_flush_all(p);
+        st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_INCOMPLETE), NULL);
+    }
+    release_all(p);
 }
 
 int st_smtp_detected(const st_smtp *p)

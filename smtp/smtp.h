@@ -116,4 +116,11 @@ int st_smtp_detected(const st_smtp *p);
  * may stop collecting the stream. */
 int st_smtp_wants_data(const st_smtp *p);
 
+/* Bytes of heap the parser holds now, its own struct included. Small
+ * (under 2 KiB) for a fresh parser and between the commands of a usual
+ * session; it grows with long lines, long replies, AUTH and deep
+ * pipelining, up to caps set by the limits, then shrinks back. After
+ * st_smtp_finish only the struct is left. */
+size_t st_smtp_memory(const st_smtp *p);
+
 #endif

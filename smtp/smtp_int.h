@@ -10,8 +10,11 @@
  * transaction's events always come as MAIL, RCPT..., DATA_BEGIN, MSG_*,
  * TX_END), on queue overflow and at the end of the session.
  *
- * Every buffer here is allocated by st_smtp_new with a fixed size, except
- * the pending queue, which grows by doubling up to its cap.
+ * Every buffer here starts small and grows by doubling, only when the
+ * traffic needs it, up to a cap derived from the limits (buf.c); a
+ * buffer that cannot grow, for lack of memory, is treated as being at its
+ * cap. Buffers that grew past their KEEP size go back to their MIN size
+ * once their content is consumed, so a long-lived session holds little.
  */
 #ifndef ST_SMTP_SMTP_INT_H
 #define ST_SMTP_SMTP_INT_H
@@ -25,6 +28,16 @@
 #define ST_SMTP_MAX_ANOMALY  100  /* anomaly events per session, then "anomaly_limit" */
 #define ST_SMTP_MAX_UNKNOWN  10   /* unknown_command anomalies per session */
 #define ST_SMTP_DETECT_BYTES 4096 /* undetected after this much both ways: give up */
+
+/* Buffer sizes: MIN at first and after shrinking, shrunk when above KEEP. */
+#define ST_SMTP_LINE_MIN   128 /* a command or reply line */
+#define ST_SMTP_LINE_KEEP  512
+#define ST_SMTP_REPLY_MIN  256 /* the text of a (multi-line) reply */
+#define ST_SMTP_REPLY_KEEP 1024
+#define ST_SMTP_WORK_MIN   64 /* the work buffer */
+#define ST_SMTP_WORK_KEEP  256
+#define ST_SMTP_RING_MIN   8   /* pending queue entries */
+#define ST_SMTP_ARENA_MIN  256 /* pending queue text */
 
 /* What a pending command is, for matching its reply. */
 enum {
@@ -56,7 +69,8 @@ enum { ST_TLS_NONE, ST_TLS_PROBING, ST_TLS_YES, ST_TLS_PLAIN };
 enum { ST_MECH_OTHER, ST_MECH_PLAIN, ST_MECH_LOGIN };
 
 typedef struct st_smtp_line {
-    char *buf;  /* max + 2 bytes: a max-byte line, its CR, a NUL */
+    char *buf; /* cap bytes, grows to max + 2: a max-byte line, its CR, a NUL */
+    size_t cap;
     size_t max; /* bytes of a line kept */
     size_t len;
     uint8_t last; /* last byte of the line so far, stored or not */
@@ -76,14 +90,14 @@ typedef struct st_smtp_cmdq {
 } st_smtp_cmdq;
 
 typedef struct st_smtp_racc {
-    char *text; /* cap + 1 bytes */
-    size_t cap, len, lines;
+    char *text; /* size bytes, grows to cap + 1 */
+    size_t size, cap, len, lines;
     int code, cut;
 } st_smtp_racc;
 
 typedef struct st_smtp_tx {
     int open, rejected, data_begun, msg_ended, warned;
-    int bdat; /* the message of this transaction came by BDAT */
+    int bdat;                       /* the message of this transaction came by BDAT */
     unsigned rcpt_seen, rcpt_maybe; /* RCPTs, and those not refused */
 } st_smtp_tx;
 
@@ -106,10 +120,13 @@ struct st_smtp {
     st_smtp_cmdq q;
     char *work; /* a command's fields, then EHLO keywords, during one completion */
     size_t work_cap, work_used;
-    char *user; /* decoded AUTH user, max_line + 1 */
-    const char *ext[ST_SMTP_MAX_EXT];
+    char *user; /* decoded AUTH user, from its line to the end of the AUTH */
+    size_t user_cap;
+    const char **ext; /* EHLO keyword pointers, during one HELO event */
+    size_t n_ext_cap;
     /* client side */
     int cmode, dstate, data_started, bdat_last, bdat_open, helo_cmd;
+    int data_gap; /* bytes of the DATA content in progress were lost */
     int mail_after_helo; /* the client said EHLO/HELO, then MAIL */
     uint64_t bdat_left;
     st_smtp_auth auth;
@@ -123,14 +140,25 @@ struct st_smtp {
     unsigned n_anom, n_unknown;
 };
 
+/* buf.c */
+int st_smtp_buf_resize(char **b, size_t *cap, size_t ncap, size_t keep);
+int st_smtp_buf_reserve(char **b, size_t *cap, size_t need, size_t max);
+void st_smtp_buf_shrink(char **b, size_t *cap, size_t keep, size_t min);
+void st_smtp_buf_release(char **b, size_t *cap);
+char *st_smtp_work(st_smtp *p, size_t need);
+size_t st_smtp_work_max(const st_smtp *p);
+void st_smtp_work_trim(st_smtp *p);
+
 /* line.c */
 size_t st_smtp_line_feed(st_smtp_line *l, const uint8_t *d, size_t n, int *done);
 void st_smtp_line_reset(st_smtp_line *l);
 void st_smtp_line_gap(st_smtp_line *l);
+void st_smtp_line_shrink(st_smtp_line *l);
 void st_smtp_line_checks(st_smtp *p, st_smtp_line *l, int dir);
 
 /* cmdq.c */
 int st_smtp_cmdq_init(st_smtp_cmdq *q, size_t max, size_t amax);
+size_t st_smtp_cmdq_memory(const st_smtp_cmdq *q);
 void st_smtp_cmdq_free(st_smtp_cmdq *q);
 int st_smtp_cmdq_push(st_smtp_cmdq *q, int kind, int flags, const char *text, size_t len);
 st_smtp_pend *st_smtp_cmdq_at(st_smtp_cmdq *q, size_t i);

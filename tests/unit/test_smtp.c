@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "smtp/smtp.h"
 
@@ -787,6 +788,28 @@ static const turn d_server_gap[] = {
     S("250 Ok: queued as B\r\n"),
 };
 
+/* A client (or a fuzzer, as in Arkime's smtp-moloch-bof capture) that
+ * sends its whole dialogue before any reply: the late replies belong to the
+ * commands, not to the message, which ends at its dot only. */
+static const turn d_no_wait[] = {
+    C("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n"),
+    S("220 mx ESMTP\r\n250 mx\r\n250 Ok\r\n250 Ok\r\n354 go\r\n"),
+    C("more\r\n.\r\nQUIT\r\n"),
+    S("250 Ok: queued as A\r\n221 Bye\r\n"),
+};
+
+static void test_client_does_not_wait(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_no_wait, NT(d_no_wait), &r);
+    /* the banner is reported when it arrives: after the client has started its message */
+    assert_types(&r, "HELO MAIL RCPT DATA_BEGIN MSG_DATA BANNER MSG_DATA MSG_END TX_END COMMAND");
+    assert_has(&r, "c=250 t=250 Ok: queued as A f=0 s=ACCEPTED");
+    ASSERT_MSG(&r, 0, "Subject: x\r\n\r\nbody\r\nmore\r\n");
+    rec_free(&r);
+}
+
 static void test_server_gap(void **state)
 {
     (void)state;
@@ -1135,6 +1158,284 @@ static void test_anomaly_cap(void **state)
     rec_free(&r);
 }
 
+/* ---- memory ------------------------------------------------------------- */
+
+/* Records the events and the most memory the parser held at any event or
+ * between two feeds. */
+typedef struct memrec {
+    rec r;
+    st_smtp *p;
+    size_t peak;
+} memrec;
+
+static void mem_peak(memrec *m)
+{
+    size_t n = st_smtp_memory(m->p);
+    if (n > m->peak)
+        m->peak = n;
+}
+
+static void on_mem_event(void *ctx, const st_smtp_event *ev)
+{
+    memrec *m = ctx;
+    on_event(&m->r, ev);
+    mem_peak(m);
+}
+
+static void mem_feed(memrec *m, st_dir dir, const char *b, size_t n)
+{
+    feed(m->p, dir, b, n);
+    mem_peak(m);
+}
+
+#define MEM_FEEDS(m, dir, lit) mem_feed(m, dir, lit, sizeof(lit) - 1)
+
+static void test_memory_fresh(void **state)
+{
+    (void)state;
+    rec r = {0};
+    st_smtp *p = st_smtp_new(NULL, on_event, &r);
+    size_t fresh = st_smtp_memory(p);
+    print_message("fresh parser: %zu bytes\n", fresh);
+    assert_true(fresh > 0);
+    assert_true(fresh < 2048);
+    st_smtp_finish(p);
+    assert_true(st_smtp_memory(p) <= fresh);
+    st_smtp_free(p);
+    assert_int_equal(st_smtp_memory(NULL), 0);
+    rec_free(&r);
+}
+
+/* 100 KB of content: 2500 lines of 40 bytes, some starting with a dot. */
+static char *content_100k(size_t *n, char **unstuffed, size_t *un)
+{
+    char *b = malloc(2500 * 41 + 1), *u = malloc(2500 * 41 + 1);
+    size_t len = 0, ulen = 0;
+    for (int i = 0; i < 2500; i++) {
+        int dot = i % 100 == 7;
+        len += (size_t)sprintf(b + len, "%sline %05d of a typical message body..\r\n",
+                               dot ? ".." : "", i);
+        ulen += (size_t)sprintf(u + ulen, "%sline %05d of a typical message body..\r\n",
+                                dot ? "." : "", i);
+    }
+    *n = len;
+    *unstuffed = u;
+    *un = ulen;
+    return b;
+}
+
+static void typical_session(memrec *m)
+{
+    size_t n, un;
+    char *u, *b = content_100k(&n, &u, &un);
+    static const turn t[] = {EHLO_TURNS};
+    for (size_t i = 0; i < NT(t); i++)
+        mem_feed(m, t[i].dir, t[i].b, t[i].n);
+    MEM_FEEDS(m, ST_DIR_CLIENT,
+              "MAIL FROM:<alice@example.org> SIZE=102400\r\nRCPT TO:<bob@example.net>\r\n"
+              "RCPT TO:<carol@example.net>\r\nRCPT TO:<dave@example.net>\r\nDATA\r\n");
+    MEM_FEEDS(m, ST_DIR_SERVER,
+              "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
+              "354 End data with <CR><LF>.<CR><LF>\r\n");
+    for (size_t at = 0; at < n; at += 1448)
+        mem_feed(m, ST_DIR_CLIENT, b + at, n - at < 1448 ? n - at : 1448);
+    MEM_FEEDS(m, ST_DIR_CLIENT, ".\r\nQUIT\r\n");
+    MEM_FEEDS(m, ST_DIR_SERVER, "250 2.0.0 Ok: queued as 4ABC123\r\n221 2.0.0 Bye\r\n");
+    assert_msg(&m->r, 0, u, un);
+    free(b);
+    free(u);
+}
+
+static void test_memory_typical(void **state)
+{
+    (void)state;
+    memrec m = {0};
+    m.p = st_smtp_new(NULL, on_mem_event, &m);
+    typical_session(&m);
+    size_t after = st_smtp_memory(m.p);
+    print_message("typical session: peak %zu, after %zu bytes\n", m.peak, after);
+    assert_true(m.peak < 4096);
+    assert_true(after < 2048);
+    st_smtp_finish(m.p);
+    st_smtp_free(m.p);
+    assert_types(&m.r, "BANNER HELO MAIL RCPT RCPT RCPT DATA_BEGIN MSG_DATA MSG_END TX_END "
+                       "COMMAND");
+    assert_has(&m.r, " x=PIPELINING|SIZE 10240000|VRFY|ETRN|STARTTLS|AUTH PLAIN LOGIN|"
+                     "ENHANCEDSTATUSCODES|8BITMIME|DSN|SMTPUTF8|CHUNKING\n");
+    assert_has(&m.r, "RCPT v=RCPT a=dave@example.net p=~ u=~ c=250 t=250 2.1.5 Ok f=1 ");
+    assert_has(&m.r, "c=250 t=250 2.0.0 Ok: queued as 4ABC123 f=0 s=ACCEPTED");
+    assert_has(&m.r, "COMMAND v=QUIT a=~ p=~ u=~ c=221 t=221 2.0.0 Bye ");
+    assert_false(has(&m.r, "ANOMALY"));
+    rec_free(&m.r);
+}
+
+/* A 4000-byte command and a 60-line EHLO reply (59 keywords). */
+static void long_turns(char *cmd, char *reply, char *want_text, char *want_ext)
+{
+    size_t at = (size_t)sprintf(cmd, "NOOP ");
+    memset(cmd + at, 'x', 3993);
+    strcpy(cmd + at + 3993, "\r\n");
+    at = (size_t)sprintf(reply, "250-mx.example.net\r\n");
+    size_t wt = (size_t)sprintf(want_text, "250-mx.example.net");
+    want_ext[0] = 0;
+    for (int i = 1; i < 60; i++) {
+        char kw[64];
+        snprintf(kw, sizeof(kw), "X-KEYWORD-%02d with some parameters after it", i);
+        at += (size_t)sprintf(reply + at, "250%c%s\r\n", i < 59 ? '-' : ' ', kw);
+        wt += (size_t)sprintf(want_text + wt, "\\n250%c%s", i < 59 ? '-' : ' ', kw);
+        strcat(want_ext, i > 1 ? "|" : "");
+        strcat(want_ext, kw);
+    }
+}
+
+static void long_session(memrec *m, int bytewise, const char *cmd, const char *reply)
+{
+    static const turn t[] = {
+        S("220 mx.example.net ESMTP\r\n"),
+        C("EHLO client.example.org\r\n"),
+        {ST_DIR_SERVER, NULL, 0}, /* the long reply */
+        {ST_DIR_CLIENT, NULL, 0}, /* the long command */
+        S("250 2.0.0 Ok\r\n"),
+        C("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n"),
+        S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n221 2.0.0 Bye\r\n"),
+    };
+    for (size_t i = 0; i < NT(t); i++) {
+        const char *b = i == 2 ? reply : i == 3 ? cmd : t[i].b;
+        size_t n = i == 2 || i == 3 ? strlen(b) : t[i].n;
+        for (size_t k = 0; k < n; k += bytewise ? 1 : n)
+            mem_feed(m, t[i].dir, b + k, bytewise ? 1 : n);
+    }
+}
+
+static void test_memory_long(void **state)
+{
+    (void)state;
+    char *cmd = malloc(4100), *reply = malloc(4096), *text = malloc(8192), *ext = malloc(4096);
+    long_turns(cmd, reply, text, ext);
+    memrec m = {0}, bw = {0};
+    m.p = st_smtp_new(NULL, on_mem_event, &m);
+    size_t fresh = st_smtp_memory(m.p);
+    long_session(&m, 0, cmd, reply);
+    size_t after = st_smtp_memory(m.p);
+    print_message("long lines: fresh %zu, peak %zu, after %zu bytes\n", fresh, m.peak, after);
+    assert_true(m.peak > fresh + 4000);
+    assert_true(after < 4096);
+    st_smtp_finish(m.p);
+    assert_true(st_smtp_memory(m.p) < fresh);
+    st_smtp_free(m.p);
+    assert_types(&m.r, "BANNER HELO COMMAND MAIL RCPT TX_END COMMAND");
+    char *want = malloc(16384);
+    sprintf(want, "HELO v=EHLO a=client.example.org p=~ u=~ c=250 t=%s f=0 s=- g=0 x=%s\n", text,
+            ext);
+    assert_has(&m.r, want);
+    sprintf(want, "COMMAND v=NOOP a=%s p=~ u=~ c=250 t=250 2.0.0 Ok ", cmd + 5);
+    strcpy(strstr(want, "\r\n"), " p=~ u=~ c=250 t=250 2.0.0 Ok ");
+    assert_has(&m.r, want);
+    assert_false(has(&m.r, "ANOMALY"));
+    /* byte by byte: the buffers grow one byte at a time, same events */
+    bw.p = st_smtp_new(NULL, on_mem_event, &bw);
+    long_session(&bw, 1, cmd, reply);
+    st_smtp_finish(bw.p);
+    st_smtp_free(bw.p);
+    assert_string_equal(m.r.log, bw.r.log);
+    rec_free(&m.r);
+    rec_free(&bw.r);
+    free(want);
+    free(cmd);
+    free(reply);
+    free(text);
+    free(ext);
+}
+
+/* AUTH PLAIN of a 1500-byte user name: its memory goes with the AUTH. */
+static void auth_long_user(memrec *m, size_t before)
+{
+    char *b = malloc(1505), *line = malloc(3000);
+    memset(b, 'u', 1502); /* NUL, the user name, NUL, "pw1" */
+    b[0] = b[1501] = 0;
+    memcpy(b + 1502, "pw1", 3);
+    strcpy(line, "AUTH PLAIN ");
+    EVP_EncodeBlock((unsigned char *)line + 11, (const unsigned char *)b, 1505);
+    strcat(line, "\r\n");
+    mem_feed(m, ST_DIR_CLIENT, line, strlen(line));
+    MEM_FEEDS(m, ST_DIR_SERVER, "235 2.7.0 Authentication successful\r\n");
+    assert_true(m->peak > before + 1000);        /* the user name, until the AUTH event */
+    assert_true(st_smtp_memory(m->p) <= before); /* no user, work and line back to small */
+    free(line);
+    free(b);
+}
+
+/* 300 RCPTs pipelined, then their replies; returns the memory between. */
+static size_t deep_pipelining(memrec *m)
+{
+    char *b = malloc(300 * 40);
+    size_t len = 0;
+    for (int i = 0; i < 300; i++)
+        len += (size_t)sprintf(b + len, "RCPT TO:<user%03d@example.net>\r\n", i);
+    MEM_FEEDS(m, ST_DIR_CLIENT, "MAIL FROM:<a@example.org>\r\n");
+    mem_feed(m, ST_DIR_CLIENT, b, len);
+    size_t deep = st_smtp_memory(m->p);
+    len = (size_t)sprintf(b, "250 2.1.0 Ok\r\n");
+    for (int i = 0; i < 300; i++)
+        len += (size_t)sprintf(b + len, "250 2.1.5 Ok %d\r\n", i);
+    mem_feed(m, ST_DIR_SERVER, b, len);
+    free(b);
+    return deep;
+}
+
+/* AUTH and deep pipelining take memory only while they last. */
+static void test_memory_shrinks(void **state)
+{
+    (void)state;
+    static const turn t[] = {EHLO_TURNS};
+    memrec m = {0};
+    m.p = st_smtp_new(NULL, on_mem_event, &m);
+    for (size_t i = 0; i < NT(t); i++)
+        mem_feed(&m, t[i].dir, t[i].b, t[i].n);
+    size_t before = st_smtp_memory(m.p);
+    auth_long_user(&m, before);
+    size_t deep = deep_pipelining(&m), after = st_smtp_memory(m.p);
+    print_message("auth/pipelining: before %zu, peak %zu, 301 pending %zu, after %zu bytes\n",
+                  before, m.peak, deep, after);
+    assert_true(deep > before + 300 * 12);
+    assert_true(after < 2048);
+    st_smtp_finish(m.p);
+    st_smtp_free(m.p);
+    assert_int_equal(count(&m.r, "RCPT v=RCPT a=user"), 300);
+    assert_has(&m.r, "RCPT v=RCPT a=user299@example.net p=~ u=~ c=250 t=250 2.1.5 Ok 299 f=1 ");
+    assert_has(&m.r, "AUTH v=AUTH a=PLAIN p=~ u=uuuuuuuu");
+    assert_false(has(&m.r, "pw1"));
+    assert_false(has(&m.r, "ANOMALY"));
+    rec_free(&m.r);
+}
+
+/* TLS after STARTTLS, and not SMTP at all: the readers' buffers go. */
+static void test_memory_idle(void **state)
+{
+    (void)state;
+    rec r = {0};
+    st_smtp *p = run_lim(d_tls, NT(d_tls), &r, 0, 0, NULL);
+    size_t tls = st_smtp_memory(p);
+    assert_int_equal(st_smtp_wants_data(p), 0);
+    st_smtp_finish(p);
+    size_t done = st_smtp_memory(p);
+    st_smtp_free(p);
+    char junk[5000];
+    memset(junk, 'z', sizeof(junk));
+    p = st_smtp_new(NULL, on_event, &r);
+    size_t fresh = st_smtp_memory(p);
+    feed(p, ST_DIR_CLIENT, junk, sizeof(junk));
+    feed(p, ST_DIR_SERVER, junk, sizeof(junk));
+    assert_int_equal(st_smtp_wants_data(p), 0);
+    size_t gave_up = st_smtp_memory(p);
+    st_smtp_finish(p);
+    st_smtp_free(p);
+    print_message("tls %zu, finished %zu, not smtp %zu bytes\n", tls, done, gave_up);
+    assert_true(tls < fresh); /* no line buffers, no reply text */
+    assert_true(done < tls && gave_up == done);
+    rec_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1154,6 +1455,7 @@ int main(void)
         cmocka_unit_test(test_server_gap),
         cmocka_unit_test(test_resync_by_code),
         cmocka_unit_test(test_one_sided),
+        cmocka_unit_test(test_client_does_not_wait),
         cmocka_unit_test(test_queue_overflow),
         cmocka_unit_test(test_detection),
         cmocka_unit_test(test_mail_syntax),
@@ -1169,6 +1471,11 @@ int main(void)
         cmocka_unit_test(test_zero_copy),
         cmocka_unit_test(test_anomaly_cap),
         cmocka_unit_test(test_give_up_split),
+        cmocka_unit_test(test_memory_fresh),
+        cmocka_unit_test(test_memory_typical),
+        cmocka_unit_test(test_memory_long),
+        cmocka_unit_test(test_memory_shrinks),
+        cmocka_unit_test(test_memory_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
