@@ -54,7 +54,7 @@ static const opt options[] = {
     {"live_filter", OPT_STR, O(live_filter), "tcp port 25 or tcp port 587 or tcp port 2525", 0, 0,
      "BPF filter for live capture when none is given"},
     {"snaplen", OPT_INT, O(snaplen), "262144", 128, 262144, "live capture snap length"},
-    {"max_streams", OPT_INT, O(max_streams), "65536", 16, 1 << 24,
+    {"max_streams", OPT_INT, O(max_streams), "32768", 16, 1 << 24,
      "TCP streams followed at once (the oldest is evicted beyond)"},
     {"idle_timeout", OPT_INT, O(idle_timeout), "300", 1, 86400,
      "seconds of packet time after which a silent session is closed"},

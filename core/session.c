@@ -190,4 +190,12 @@ static void session_close(void *app, void *stream, st_close_reason why,
     session_free(s);
 }
 
-const st_reasm_ops st_session_ops = {session_open, session_data, session_gap, session_close};
+static void session_idle(void *app, void *stream)
+{
+    st_session *s = stream;
+    (void)app;
+    st_store_trim(s->msg);
+}
+
+const st_reasm_ops st_session_ops = {session_open, session_data, session_gap, session_idle,
+                                     session_close};

@@ -226,3 +226,14 @@ void st_store_abort(st_store_obj *o)
     free(o->buf);
     free(o);
 }
+
+void st_store_trim(st_store_obj *o)
+{
+    if (!o || !o->buf)
+        return;
+    flush_buf(o);
+    if (o->fill == 0) { /* a failed flush keeps its bytes, and its error */
+        free(o->buf);
+        o->buf = NULL;
+    }
+}

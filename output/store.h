@@ -43,6 +43,10 @@ void st_store_write(st_store_obj *o, const void *p, size_t n);
 /* Finishes the object, fills r and frees o. */
 void st_store_end(st_store_obj *o, st_store_result *r);
 
+/* Writes out what is buffered and frees the buffer (an idle object then
+ * costs no buffer memory; the next write allocates it again). */
+void st_store_trim(st_store_obj *o);
+
 /* Drops the object: nothing is stored, its tmp file is removed, o is freed. */
 void st_store_abort(st_store_obj *o);
 

@@ -172,6 +172,9 @@ capture() {
     cp "$WORK/$name" "$HERE/$name"
 }
 
+# record-mime.sh sources this file for everything above (packages, lo, Postfix, capture())
+if [ "${SMTPTAP_RECORD_SOURCED:-0}" = 1 ]; then return 0; fi
+
 SW="python3 $CLIENTS/swaks_client.py"
 SL="python3 $CLIENTS/smtplib_client.py"
 RAW="python3 $CLIENTS/raw_client.py"

@@ -129,6 +129,8 @@ static void trim_idle(long now)
     while (trim_from && trim_from->last_sec + ST_REASM_TRIM_AFTER <= now) {
         trim_half(&trim_from->tcp->client);
         trim_half(&trim_from->tcp->server);
+        if (ops.idle)
+            ops.idle(app, trim_from->user);
         trim_from = trim_from->next;
     }
 }
@@ -608,7 +610,7 @@ void st_reasm_packet(const st_packet *pkt, int linktype)
 
 void st_reasm_config_default(st_reasm_config *c)
 {
-    c->max_streams = 65536;
+    c->max_streams = 32768;
     c->idle_timeout = 300;
     c->ooo_limit = 32768;
 }

@@ -62,13 +62,16 @@ typedef struct st_reasm_ops {
                 const struct timeval *ts);
     /* len payload bytes of direction `from` will never be seen. */
     void (*gap)(void *app, void *stream, int from, uint64_t len);
+    /* The stream has been silent a while (2 s of packet time): a good
+     * moment to give back buffers. May be NULL. */
+    void (*idle)(void *app, void *stream);
     /* The stream is over; the consumer releases its state. */
     void (*close)(void *app, void *stream, st_close_reason why, const st_half_stats stats[2],
                   const struct timeval *ts);
 } st_reasm_ops;
 
 typedef struct st_reasm_config {
-    int max_streams;   /* concurrent TCP streams (libnids table); default 65536 */
+    int max_streams;   /* concurrent TCP streams (libnids table); default 32768 */
     int idle_timeout;  /* seconds of packet time without a packet; default 300 */
     int ooo_limit;     /* bytes queued behind a hole before it is skipped; default 32768 */
 } st_reasm_config;
