@@ -56,10 +56,7 @@ static int open_outputs(smtptap *t, char *err, size_t errlen)
 {
     st_core *c = &t->core;
     char path[4096];
-    if (mkdir(c->cfg->output_dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: %s", c->cfg->output_dir, strerror(errno));
-        return -1;
-    }
+    /* the store creates the output directory, parents included */
     c->messages = st_store_open(c->cfg->output_dir, "messages", ".eml", err, errlen);
     if (!c->messages)
         return -1;

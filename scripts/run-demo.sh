@@ -3,7 +3,7 @@
 # bundled capture and show what it found.
 set -e
 cd "$(dirname "$0")/.."
-pcap=${1:-pcaps/smtp-multi-transaction.pcap}
+pcap=${1:-pcaps/mime-swaks.pcap}
 out=out/demo
 rm -rf "$out"
 echo "== build/smtptap -r $pcap -o $out"

@@ -9,10 +9,13 @@ path = os.path.join(out, "sessions.jsonl")
 with open(path) as f:
     records = [json.loads(line) for line in f if line.strip()]
 for r in records:
-    c, s = r["client"], r["server"]
-    print(f"session {r['uid']}  {c['ip']}:{c['port']} -> {s['ip']}:{s['port']}  "
-          f"{r['ts_start']}  close={r['close']}")
-    print(f"  helo: {r.get('helo')}   banner: {(r.get('banner') or '').splitlines()[:1]}")
+    if "client" not in r:  # a message file (--eml, --maildir)
+        print(f"message file {r['file']}  ({r['source']})")
+    else:
+        c, s = r["client"], r["server"]
+        print(f"session {r['uid']}  {c['ip']}:{c['port']} -> {s['ip']}:{s['port']}  "
+              f"{r['ts_start']}  close={r['close']}")
+        print(f"  helo: {r.get('helo')}   banner: {(r.get('banner') or '').splitlines()[:1]}")
     if r.get("auth"):
         a = r["auth"]
         print(f"  auth: {a['mechanism']} user={a['username']} success={a['success']}")
@@ -25,6 +28,11 @@ for r in records:
         if m:
             print(f"    message {m['size']} bytes sha256 {m['sha256'][:16]}...  -> {m['eml']}"
                   + (f"  missing {m['missing_bytes']}" if m["missing_bytes"] else ""))
+            if "subject" in m:
+                print(f"    subject: {m['subject']!r}  from: {m['from']!r}")
+            for a in m.get("attachments", []):
+                print(f"      attachment {a['mime_path']}: {a['filename']!r} {a['content_type']} "
+                      f"{a['size']} bytes sha256 {a['sha256'][:16]}... -> {a['stored']}")
         print(f"    reply: {t['reply']}")
     for a in r["anomalies"]:
         print(f"  anomaly: {a['name']} {a.get('detail') or ''}")
