@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "capture/source.h"
 #include "core/core.h"
@@ -142,8 +143,12 @@ static int pump(smtptap *t, st_source *src, char *err, size_t errlen)
             st_reasm_packet(&pkt, linktype);
             continue;
         }
-        if (r == ST_SRC_TIMEOUT)
+        if (r == ST_SRC_TIMEOUT) {
+            struct timeval now; /* live: packet time is wall time */
+            gettimeofday(&now, NULL);
+            st_reasm_tick(&now);
             continue;
+        }
         if (r == ST_SRC_ERROR) {
             snprintf(err, errlen, "%s", st_source_error(src));
             t->current = NULL;

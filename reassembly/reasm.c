@@ -583,6 +583,15 @@ static void sweep_idle(long now)
     }
 }
 
+static void sweep_if_due(void)
+{
+    if (hdr.ts.tv_sec != last_sweep) {
+        last_sweep = hdr.ts.tv_sec;
+        sweep_idle(hdr.ts.tv_sec);
+        trim_idle(hdr.ts.tv_sec);
+    }
+}
+
 void st_reasm_packet(const st_packet *pkt, int linktype)
 {
     st_l3 l3;
@@ -599,11 +608,15 @@ void st_reasm_packet(const st_packet *pkt, int linktype)
     } else {
         feed_ipv6(l3.ip, l3.len);
     }
-    if (hdr.ts.tv_sec != last_sweep) {
-        last_sweep = hdr.ts.tv_sec;
-        sweep_idle(hdr.ts.tv_sec);
-        trim_idle(hdr.ts.tv_sec);
-    }
+    sweep_if_due();
+}
+
+void st_reasm_tick(const struct timeval *now)
+{
+    if (now->tv_sec <= hdr.ts.tv_sec)
+        return; /* packet time never goes back */
+    hdr.ts = *now;
+    sweep_if_due();
 }
 
 /* ---- life cycle --------------------------------------------------------- */

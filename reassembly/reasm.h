@@ -106,6 +106,10 @@ int st_reasm_init(const st_reasm_config *cfg, const st_reasm_ops *ops, void *app
 /* One captured frame of the given link type. */
 void st_reasm_packet(const st_packet *pkt, int linktype);
 
+/* Time passes without packets (a quiet live link): run the idle sweep as
+ * if a packet had arrived at now. */
+void st_reasm_tick(const struct timeval *now);
+
 /* Close every open stream with ST_CLOSE_EOF (end of input, shutdown). */
 void st_reasm_flush(void);
 

@@ -1,0 +1,109 @@
+"""Live capture: smtptap -i lo sees a real SMTP exchange on loopback and
+writes its record; SIGTERM ends it cleanly with every session flushed."""
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from common import BIN, ENV, Run, sha256
+
+
+class TinySmtpServer(threading.Thread):
+    """Just enough of an SMTP server for one client, on 127.0.0.1."""
+
+    def __init__(self, hold_open=False):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.hold_open = hold_open
+        self.conns = []
+
+    def run(self):
+        conn, _ = self.sock.accept()
+        self.conns.append(conn)
+        f = conn.makefile("rb")
+        conn.sendall(b"220 live.test ESMTP\r\n")
+        in_data = False
+        for line in f:
+            if in_data:
+                if line == b".\r\n":
+                    in_data = False
+                    conn.sendall(b"250 2.0.0 queued\r\n")
+                continue
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-live.test\r\n250 PIPELINING\r\n")
+            elif verb == b"DATA":
+                in_data = True
+                conn.sendall(b"354 go\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                break
+            else:
+                conn.sendall(b"250 ok\r\n")
+        if not self.hold_open:
+            conn.close()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "live capture needs root")
+class Live(unittest.TestCase):
+    def start(self, port):
+        out = tempfile.mkdtemp(prefix="smtptap-live-")
+        p = subprocess.Popen([BIN, "-q", "-i", "lo", "-o", out, "tcp port %d" % port], env=ENV,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.5)  # libpcap activation
+        self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
+        return p, out
+
+    def stop(self, p, out):
+        p.send_signal(signal.SIGTERM)
+        stdout, stderr = p.communicate(timeout=20)
+        stderr = stderr.decode("utf-8", "replace")
+        self.assertNotIn("AddressSanitizer", stderr)
+        self.assertEqual(p.returncode, 0, stderr)
+        return Run(p.returncode, stdout, stderr, out)
+
+    def test_live_session_recorded(self):
+        srv = TinySmtpServer()
+        srv.start()
+        p, out = self.start(srv.port)
+        body = b"Subject: live\r\n\r\nseen on the wire\r\n"
+        with smtplib.SMTP("127.0.0.1", srv.port) as c:
+            c.sendmail("a@live.test", ["b@live.test"], body)
+        time.sleep(1.0)
+        run = self.stop(p, out)
+        self.assertEqual(len(run.records), 1)
+        tx = run.records[0]["transactions"][0]
+        self.assertEqual((tx["mail_from"], tx["rcpt_to"], tx["status"]),
+                         ("a@live.test", ["b@live.test"], "accepted"))
+        self.assertEqual(tx["message"]["sha256"], sha256(body))
+        self.assertEqual(run.records[0]["close"], "fin")
+
+    def test_sigterm_flushes_open_session(self):
+        srv = TinySmtpServer(hold_open=True)
+        srv.start()
+        p, out = self.start(srv.port)
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"EHLO me\r\n")
+        f.readline(), f.readline()
+        s.sendall(b"MAIL FROM:<open@live.test>\r\n")
+        f.readline()
+        time.sleep(1.0)
+        run = self.stop(p, out)  # the connection is still open
+        s.close()
+        self.assertEqual(len(run.records), 1)
+        self.assertEqual(run.records[0]["close"], "eof")
+        self.assertEqual(run.records[0]["transactions"][0]["mail_from"], "open@live.test")
+
+
+if __name__ == "__main__":
+    unittest.main()
