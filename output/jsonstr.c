@@ -3,8 +3,9 @@
  *
  * jansson refuses invalid UTF-8, and wire strings are anything. We copy
  * at most `cap` bytes, replacing every byte that does not start a valid,
- * shortest-form UTF-8 sequence with U+FFFD, and never split a character
- * at the cap. Control characters stay: JSON escapes them.
+ * shortest-form UTF-8 sequence with U+FFFD (st_charset_utf8_sanitize),
+ * never splitting a character at the cap. Control characters stay: JSON
+ * escapes them.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,63 +13,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "mime/hdr.h"
 #include "output/record.h"
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    unsigned cp = c & (0x3F >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
 
 json_t *st_json_stringn(const char *s, size_t n, size_t cap)
 {
     if (!s)
         return json_null();
-    /* worst case every byte becomes 3 bytes of U+FFFD */
-    size_t room = (n < cap ? n : cap) * 3 + 1;
+    /* at most cap bytes out, and never more than 3 per byte in (U+FFFD) */
+    size_t room = (n < cap ? n * 3 : cap) + 1;
     char *out = malloc(room);
     if (!out)
         return json_null();
-    size_t o = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_seq(p + i, n - i);
-        size_t emit = len ? len : 3;
-        if (o + emit > cap)
-            break;
-        if (len) {
-            memcpy(out + o, p + i, len);
-            i += len;
-        } else {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            i++;
-        }
-        o += emit;
-    }
-    json_t *j = json_stringn_nocheck(out, o);
+    size_t len = st_charset_utf8_sanitize(s, n, out, room, NULL);
+    json_t *j = json_stringn_nocheck(out, len);
     free(out);
     return j ? j : json_null();
 }
