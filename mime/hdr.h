@@ -206,7 +206,7 @@ bool st_hdr_received_path_ip(const char *in, size_t len, struct st_hdr_ip *out);
 
 /* ---------------------------------------------------------------- fname.c */
 
-#define ST_HDR_FNAME_MAX 1024 /* bytes kept of a file name */
+#define ST_HDR_FNAME_MAX 8192 /* bytes kept of a file name (Arkime's smtp-moloch-bof: 4095) */
 
 /* st_hdr_fname_clean() flags */
 #define ST_HDR_FN_CUT     0x01u /* name longer than the cap: cut at a UTF-8 boundary */

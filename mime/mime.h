@@ -10,6 +10,16 @@
  * boundary-candidate line per message level (<= max_line) and one frame per
  * open part (<= max_depth + 1). st_mime_memory() tells the current total.
  *
+ * Memory is also sized to the message, not to the limits, because a sensor
+ * has thousands of messages open at once: buffers start small and grow only
+ * when a header block, a line, a decoded slice or an attribute needs it, and
+ * large ones are given back when that is over. Guarantees (default limits,
+ * 64-bit; tests/unit/test_mime.c checks them): a new parser uses under
+ * 2 KiB; after the header blocks of a multipart/mixed with a text part and
+ * a base64 attachment, under 4 KiB; while a base64 or quoted-printable body
+ * streams, under 8 KiB plus the open parts' attribute strings, whatever the
+ * body size and the chunking.
+ *
  * How it fails: never. Malformed or hostile input becomes an ANOMALY event
  * and parsing goes on; a limit that is hit is an anomaly plus a flag on the
  * part. Lost bytes (st_mime_gap) are counted in the parts they fall in.
@@ -179,7 +189,7 @@ typedef enum {
 #define ST_MIME_PARAM_PRESENT   0x0001u /* the parameter was found (value may be empty) */
 #define ST_MIME_PARAM_RFC2231   0x0002u /* extended syntax name*= or name*0= used */
 #define ST_MIME_PARAM_CONTINUED 0x0004u /* RFC 2231 continuations name*0, name*1... */
-#define ST_MIME_PARAM_TRUNCATED 0x0008u /* value longer than ST_MIME_PARAM_MAX: cut */
+#define ST_MIME_PARAM_TRUNCATED 0x0008u /* value longer than the buffer: cut */
 #define ST_MIME_PARAM_GAP       0x0010u /* a continuation section is missing */
 #define ST_MIME_PARAM_BAD_PCT   0x0020u /* bad %xx in an extended value, kept literally */
 #define ST_MIME_PARAM_DUPLICATE                                                                    \
@@ -188,9 +198,11 @@ typedef enum {
 #define ST_MIME_PARAM_BAD_EXT 0x0080u /* extended value without charset'lang' prefix */
 #define ST_MIME_PARAM_UNTERM  0x0100u /* quoted string without closing quote */
 
-#define ST_MIME_PARAM_MAX   1024 /* bytes kept of a name= / filename= value */
-#define ST_MIME_CHARSET_MAX 64   /* bytes kept of a charset name, NUL included */
-#define ST_MIME_LANG_MAX    32   /* bytes kept of an RFC 2231 language tag, NUL included */
+/* Bytes kept of a name= / filename= value (the parser's buffer is sized to
+ * the value; longer: cut, ST_MIME_PARAM_TRUNCATED, anomaly attribute_truncated). */
+#define ST_MIME_PARAM_MAX   8192
+#define ST_MIME_CHARSET_MAX 64 /* bytes kept of a charset name, NUL included */
+#define ST_MIME_LANG_MAX    32 /* bytes kept of an RFC 2231 language tag, NUL included */
 
 typedef struct st_mime_param {
     const uint8_t *value; /* NULL when absent; raw bytes after RFC 2231 decoding (sections
@@ -293,7 +305,8 @@ void st_mime_gap(st_mime *p, uint64_t len);
 /* End of the message: ends every open part. Later feeds are ignored. */
 void st_mime_finish(st_mime *p);
 
-/* Bytes the parser has allocated now (its own heap use, all buffers). */
+/* Bytes the parser has allocated now (its own heap use, all buffers; what
+ * malloc adds per block is not counted). See "Memory" at the top. */
 size_t st_mime_memory(const st_mime *p);
 
 /* ------------------------------------------------- header value parsing */

@@ -15,6 +15,14 @@
  * Everything else is passed on in runs, without copying, to the decoder of
  * the innermost entity of the level.
  *
+ * Memory. Thousands of messages may be open at once, so everything is sized
+ * to what the message needs, not to the caps: frames and levels exist only
+ * as deep as the message goes (plus one spare each), a frame's strings
+ * (path, content type, parameters, Content-ID...) share one buffer grown to
+ * fit, the hold and decoder buffers start small inside the level and grow
+ * up to max_line + 4 and DBUF only for a line or a slice that needs it, and
+ * large buffers are given back when the line, part or header block is over.
+ *
  * How it fails: never; see mime.h. Every buffer has a cap; allocation
  * happens lazily up to the caps and a failure degrades like a limit.
  */
@@ -27,14 +35,24 @@
 
 #define DSLICE       4096 /* input bytes decoded per call */
 #define DBUF         (DSLICE + ST_QP_WS_MAX + 128)
+#define DBUF_MIN     160 /* in the level: decoding always progresses, even out of memory */
+#define HOLD_MIN     128 /* in the level: most boundary lines fit */
+#define PARAM_SMALL  256 /* name= / filename= values up to this are parsed on the stack */
 #define PATH_CAP     1024
 #define CTYPE_CAP    128
 #define TOKEN_CAP    64
 #define FIELD_CAP    512 /* Content-ID, Content-Description */
 #define BOUNDARY_CAP 256
+#define NONE         UINT32_MAX /* no string */
 
 enum { L_HEADERS, L_BODY, L_DONE };
 enum { END_NORMAL, END_OUTER, END_EOM };
+
+struct fparam {
+    uint32_t val, cs, lang; /* offsets in the frame's strings */
+    size_t len;
+    unsigned flags; /* ST_MIME_PARAM_*; 0: absent */
+};
 
 struct frame {
     st_mime_part pub;
@@ -45,20 +63,14 @@ struct frame {
     int digest_child; /* this entity is a child of a digest */
     int seen_ct, seen_cte, seen_cd, seen_cid, seen_desc;
     int ct_bad, has_charset, has_boundary, boundary_long;
-    union {
-        st_b64 b64;
-        st_qp qp;
-        st_uu uu;
-    } dec;
-    st_mime_pval namev, fnamev;
-    char ctype[CTYPE_CAP];
-    /* cleared lazily from here on */
-    char path[PATH_CAP];
-    char charset[ST_MIME_CHARSET_MAX];
-    char boundary[BOUNDARY_CAP + 1];
-    char disp[TOKEN_CAP], cte[TOKEN_CAP];
-    char cid[FIELD_CAP], desc[FIELD_CAP];
-    uint8_t name[ST_MIME_PARAM_MAX], fname[ST_MIME_PARAM_MAX];
+    st_b64 b64;
+    st_qp *qp; /* quoted-printable and uuencode states (large): only for such a part */
+    st_uu *uu;
+    /* the entity's strings, each NUL-terminated, in one buffer sized to need */
+    char *s;
+    size_t slen, scap;
+    uint32_t o_path, o_ctype, o_charset, o_boundary, o_disp, o_cte, o_cid, o_desc;
+    struct fparam name, fname;
 };
 
 struct level {
@@ -69,9 +81,11 @@ struct level {
     int bol;         /* hold = line end + start of a line beginning with "-" */
     int held_cr;     /* a CR ended the last input: maybe half of a line end */
     size_t hold_len, hold_eol;
-    uint8_t *hold;   /* max_line + 4 */
-    uint8_t *replay; /* max_line + 4: a header-block line that starts the body */
-    uint8_t *dbuf;   /* DBUF: decoder output */
+    uint8_t *hold; /* hold_small or heap, up to max_line + 4 */
+    uint8_t *dbuf; /* dbuf_small or heap, up to DBUF: decoder output */
+    size_t hold_cap, dbuf_cap;
+    uint8_t hold_small[HOLD_MIN];
+    uint8_t dbuf_small[DBUF_MIN];
 };
 
 struct hfield {
@@ -82,10 +96,10 @@ struct st_mime {
     st_mime_limits lim;
     st_mime_event_fn fn;
     void *ctx;
-    struct frame **fr;
-    unsigned nfr, fr_cap;
-    struct level **lv;
-    unsigned nlv, lv_cap;
+    struct frame **fr; /* fr_n slots, grown up to fr_cap */
+    unsigned nfr, fr_n, fr_cap;
+    struct level **lv; /* lv_n slots, grown up to lv_cap */
+    unsigned nlv, lv_n, lv_cap;
 
     /* the header block in progress (innermost level) */
     uint8_t *hb;
@@ -113,21 +127,35 @@ static void *xalloc(st_mime *p, size_t n)
     return q;
 }
 
+/* realloc that keeps p->mem right: q of old bytes -> n bytes (0 frees).
+ * NULL on failure, q then unchanged. */
+static void *mem_resize(st_mime *p, void *q, size_t old, size_t n)
+{
+    if (!n) {
+        free(q);
+        p->mem -= old;
+        return NULL;
+    }
+    void *r = realloc(q, n);
+    if (r)
+        p->mem = p->mem - old + n;
+    return r;
+}
+
 static int reserve_hb(st_mime *p, size_t need)
 {
     if (need <= p->hb_cap)
         return 1;
     if (need > p->hb_max)
         return 0;
-    size_t cap = p->hb_cap ? p->hb_cap * 2 : 2048;
+    size_t cap = p->hb_cap ? p->hb_cap * 2 : 256;
     if (cap < need)
         cap = need;
     if (cap > p->hb_max)
         cap = p->hb_max;
-    uint8_t *q = realloc(p->hb, cap);
+    uint8_t *q = mem_resize(p, p->hb, p->hb_cap, cap);
     if (!q)
         return 0;
-    p->mem += cap - p->hb_cap;
     p->hb = q;
     p->hb_cap = cap;
     return 1;
@@ -169,6 +197,90 @@ static void emit(st_mime *p, st_mime_ev_type t, struct frame *f)
     p->fn(p->ctx, &ev);
 }
 
+/* ------------------------------------------------------------ frame strings */
+
+static const char *fstr(const struct frame *f, uint32_t o)
+{
+    return o == NONE ? NULL : f->s + o;
+}
+
+static const char *fpath(const struct frame *f)
+{
+    return f->o_path == NONE ? "" : f->s + f->o_path;
+}
+
+/* Room for a string of n bytes (NUL-terminated) among f's strings: its
+ * offset, or NONE when out of memory (anomaly; the attribute is dropped). */
+static uint32_t fstr_new(st_mime *p, struct frame *f, size_t n)
+{
+    size_t need = f->slen + n + 1;
+    if (need > f->scap) {
+        size_t cap = f->scap ? f->scap * 2 : 64;
+        while (cap < need)
+            cap *= 2;
+        char *q = mem_resize(p, f->s, f->scap, cap);
+        if (!q) {
+            anomaly(p, f, "out_of_memory", "part attribute dropped");
+            return NONE;
+        }
+        f->s = q;
+        f->scap = cap;
+        if (f->o_path != NONE) /* the only string published before PART_BEGIN */
+            f->pub.path = f->s + f->o_path;
+    }
+    uint32_t o = (uint32_t)f->slen;
+    f->s[o + n] = 0;
+    f->slen = need;
+    return o;
+}
+
+static uint32_t fstr_add(st_mime *p, struct frame *f, const void *v, size_t n)
+{
+    uint32_t o = fstr_new(p, f, n);
+    if (o != NONE && n)
+        memcpy(f->s + o, v, n);
+    return o;
+}
+
+/* f's path: pp sep last, cut at PATH_CAP - 1 bytes (flag). pp is another
+ * frame's string (never f's: its buffer may move). */
+static void set_path(st_mime *p, struct frame *f, const char *pp, const char *sep, const char *last)
+{
+    const char *piece[3] = {pp, sep, last};
+    size_t n = strlen(pp) + strlen(sep) + strlen(last);
+    if (n >= PATH_CAP) {
+        n = PATH_CAP - 1;
+        f->pub.flags |= ST_MIME_PF_ATTR_TRUNCATED;
+    }
+    uint32_t o = fstr_new(p, f, n);
+    if (o == NONE) {
+        f->pub.path = "";
+        return;
+    }
+    char *d = f->s + o;
+    for (int i = 0; i < 3 && n; i++) {
+        size_t l = strlen(piece[i]);
+        l = l < n ? l : n;
+        memcpy(d, piece[i], l);
+        d += l;
+        n -= l;
+    }
+    f->o_path = o;
+    f->pub.path = f->s + o;
+}
+
+/* What a frame owns beyond itself, given back when its part has ended. */
+static void frame_release(st_mime *p, struct frame *f)
+{
+    mem_resize(p, f->s, f->scap, 0);
+    mem_resize(p, f->qp, f->qp ? sizeof *f->qp : 0, 0);
+    mem_resize(p, f->uu, f->uu ? sizeof *f->uu : 0, 0);
+    f->s = NULL;
+    f->qp = NULL;
+    f->uu = NULL;
+    f->slen = f->scap = 0;
+}
+
 /* ------------------------------------------------------------ stack */
 
 static int top_index(const st_mime *p, unsigned k)
@@ -183,10 +295,21 @@ static struct frame *ltop(st_mime *p, unsigned k)
     return t >= 0 ? p->fr[t] : NULL;
 }
 
+/* A frame at index nfr (allocated frames: indexes 0..nfr, one spare). */
 static int ensure_frame(st_mime *p)
 {
     if (p->nfr >= p->fr_cap)
         return 0;
+    if (p->nfr >= p->fr_n) {
+        unsigned n = p->fr_n ? p->fr_n * 2 : 4;
+        n = n < p->fr_cap ? n : p->fr_cap;
+        struct frame **q = mem_resize(p, p->fr, p->fr_n * sizeof *q, n * sizeof *q);
+        if (!q)
+            return 0;
+        memset(q + p->fr_n, 0, (n - p->fr_n) * sizeof *q);
+        p->fr = q;
+        p->fr_n = n;
+    }
     if (!p->fr[p->nfr])
         p->fr[p->nfr] = xalloc(p, sizeof(struct frame));
     return p->fr[p->nfr] != NULL;
@@ -197,18 +320,29 @@ static struct frame *push(st_mime *p, unsigned level, int parent_id, uint64_t of
     if (!ensure_frame(p))
         return NULL;
     struct frame *f = p->fr[p->nfr];
-    memset(f, 0, offsetof(struct frame, path));
-    f->path[0] = 0;
+    memset(f, 0, sizeof *f);
+    f->o_path = f->o_ctype = f->o_charset = f->o_boundary = NONE;
+    f->o_disp = f->o_cte = f->o_cid = f->o_desc = NONE;
     f->pub.id = p->next_id++;
     f->pub.parent_id = parent_id;
     f->pub.depth = p->nfr;
     f->pub.msg_depth = level;
     f->pub.header_offset = off;
     f->level = level;
-    f->cte[0] = f->disp[0] = 0;
     p->nfr++;
     p->nparts++;
     return f;
+}
+
+/* The top frame's part has ended: it becomes the spare, the old spare goes. */
+static void pop(st_mime *p)
+{
+    p->nfr--;
+    frame_release(p, p->fr[p->nfr]);
+    if (p->nfr + 1 < p->fr_n && p->fr[p->nfr + 1]) {
+        mem_resize(p, p->fr[p->nfr + 1], sizeof(struct frame), 0);
+        p->fr[p->nfr + 1] = NULL;
+    }
 }
 
 static void hdr_reset(st_mime *p)
@@ -217,30 +351,99 @@ static void hdr_reset(st_mime *p)
     p->hdr_total = 0;
     p->at_bol = 1;
     p->cont = p->field_open = p->discard = p->dlong = p->skip_line = 0;
+    /* a body usually follows: the block's buffers go until the next block */
+    p->hb = mem_resize(p, p->hb, p->hb_cap, 0);
+    p->fld = mem_resize(p, p->fld, p->fld_cap * sizeof *p->fld, 0);
+    p->hb_cap = p->fld_cap = 0;
 }
 
-static void scan_reset(struct level *L)
+/* Room for need held bytes (at most max_line + 4). */
+static int hold_room(st_mime *p, struct level *L, size_t need)
+{
+    if (need <= L->hold_cap)
+        return 1;
+    size_t cap = L->hold_cap * 2, max = p->lim.max_line + 4;
+    while (cap < need)
+        cap *= 2;
+    cap = cap < max ? cap : max;
+    if (need > cap)
+        return 0;
+    int small = L->hold == L->hold_small;
+    uint8_t *q = mem_resize(p, small ? NULL : L->hold, small ? 0 : L->hold_cap, cap);
+    if (!q)
+        return 0;
+    if (small)
+        memcpy(q, L->hold_small, L->hold_len);
+    L->hold = q;
+    L->hold_cap = cap;
+    return 1;
+}
+
+/* Back to the small buffers once the bytes in the big ones are used. */
+static void hold_shrink(st_mime *p, struct level *L)
+{
+    if (L->hold != L->hold_small && L->hold_len == 0) {
+        mem_resize(p, L->hold, L->hold_cap, 0);
+        L->hold = L->hold_small;
+        L->hold_cap = HOLD_MIN;
+    }
+}
+
+static void dbuf_shrink(st_mime *p, struct level *L)
+{
+    if (L->dbuf != L->dbuf_small) {
+        mem_resize(p, L->dbuf, L->dbuf_cap, 0);
+        L->dbuf = L->dbuf_small;
+        L->dbuf_cap = DBUF_MIN;
+    }
+}
+
+static void scan_reset(st_mime *p, struct level *L)
 {
     L->bol = 1;
     L->held_cr = 0;
     L->hold_len = L->hold_eol = 0;
+    hold_shrink(p, L);
 }
 
+/* Level k (allocated levels: 0..nlv, one spare). */
 static int ensure_level(st_mime *p, unsigned k)
 {
     if (k >= p->lv_cap)
         return 0;
+    if (k >= p->lv_n) {
+        unsigned n = p->lv_n ? p->lv_n * 2 : 2;
+        n = n < p->lv_cap ? n : p->lv_cap;
+        struct level **q = mem_resize(p, p->lv, p->lv_n * sizeof *q, n * sizeof *q);
+        if (!q)
+            return 0;
+        memset(q + p->lv_n, 0, (n - p->lv_n) * sizeof *q);
+        p->lv = q;
+        p->lv_n = n;
+    }
     if (!p->lv[k]) {
-        size_t line = p->lim.max_line + 4;
-        struct level *L = xalloc(p, sizeof *L + 2 * line + DBUF);
+        struct level *L = xalloc(p, sizeof *L);
         if (!L)
             return 0;
-        L->hold = (uint8_t *)(L + 1);
-        L->replay = L->hold + line;
-        L->dbuf = L->replay + line;
+        L->hold = L->hold_small;
+        L->hold_cap = HOLD_MIN;
+        L->dbuf = L->dbuf_small;
+        L->dbuf_cap = DBUF_MIN;
         p->lv[k] = L;
     }
     return 1;
+}
+
+static void level_free(st_mime *p, unsigned k)
+{
+    struct level *L = p->lv[k];
+    if (!L)
+        return;
+    L->hold_len = 0;
+    hold_shrink(p, L);
+    dbuf_shrink(p, L);
+    mem_resize(p, L, sizeof *L, 0);
+    p->lv[k] = NULL;
 }
 
 /* A new level k whose root entity starts in header state. */
@@ -251,7 +454,7 @@ static void open_level(st_mime *p, unsigned k, int parent_id)
     L->state = L_HEADERS;
     L->off = 0;
     L->nbound = 0;
-    scan_reset(L);
+    scan_reset(p, L);
     p->nlv = k + 1;
     push(p, k, parent_id, 0);
     hdr_reset(p);
@@ -278,6 +481,34 @@ static void data_out(st_mime *p, unsigned k, struct frame *f, const uint8_t *d, 
         level_feed(p, k + 1, d, n);
 }
 
+static size_t out_max(st_mime_enc e, size_t s)
+{
+    if (e == ST_MIME_ENC_BASE64)
+        return ST_B64_OUT_MAX(s);
+    return e == ST_MIME_ENC_QP ? ST_QP_OUT_MAX(s) : ST_UU_OUT_MAX(s);
+}
+
+/* Input bytes for the next decoder call (at most DSLICE): the decoder
+ * buffer grows to hold their output, up to DBUF; out of memory, the slice
+ * is what the buffer holds (DBUF_MIN is enough for some progress). */
+static size_t dslice(st_mime *p, struct level *L, st_mime_enc e, size_t n)
+{
+    size_t s = n < DSLICE ? n : DSLICE, need = out_max(e, s);
+    if (need <= L->dbuf_cap)
+        return s;
+    size_t cap = L->dbuf_cap * 2 > need ? L->dbuf_cap * 2 : need;
+    cap = cap < DBUF ? cap : DBUF;
+    int small = L->dbuf == L->dbuf_small;
+    uint8_t *q = mem_resize(p, small ? NULL : L->dbuf, small ? 0 : L->dbuf_cap, cap);
+    if (q) {
+        L->dbuf = q;
+        L->dbuf_cap = cap;
+        return s;
+    }
+    size_t fit = e == ST_MIME_ENC_BASE64 ? (L->dbuf_cap / 3 - 1) * 4 : L->dbuf_cap - out_max(e, 0);
+    return fit < s ? fit : s;
+}
+
 /* Body bytes of level k go to its innermost entity; a multipart there is
  * in its preamble or between children: those bytes are nobody's. */
 static void deliver(st_mime *p, unsigned k, const uint8_t *d, size_t n)
@@ -289,15 +520,16 @@ static void deliver(st_mime *p, unsigned k, const uint8_t *d, size_t n)
         data_out(p, k, f, d, n);
         return;
     }
-    uint8_t *out = p->lv[k]->dbuf;
+    struct level *L = p->lv[k];
     while (n) {
-        size_t s = n < DSLICE ? n : DSLICE, o;
+        size_t s = dslice(p, L, f->pub.encoding, n), o;
+        uint8_t *out = L->dbuf;
         if (f->pub.encoding == ST_MIME_ENC_BASE64)
-            o = st_b64_feed(&f->dec.b64, d, s, out);
+            o = st_b64_feed(&f->b64, d, s, out);
         else if (f->pub.encoding == ST_MIME_ENC_QP)
-            o = st_qp_feed(&f->dec.qp, d, s, out);
+            o = st_qp_feed(f->qp, d, s, out);
         else
-            o = st_uu_feed(&f->dec.uu, d, s, out);
+            o = st_uu_feed(f->uu, d, s, out);
         data_out(p, k, f, out, o);
         d += s;
         n -= s;
@@ -309,11 +541,11 @@ static void decoder_finish(st_mime *p, unsigned k, struct frame *f)
     uint8_t *out = p->lv[k]->dbuf;
     size_t o = 0;
     if (f->pub.encoding == ST_MIME_ENC_BASE64)
-        o = st_b64_finish(&f->dec.b64, out);
+        o = st_b64_finish(&f->b64, out);
     else if (f->pub.encoding == ST_MIME_ENC_QP)
-        o = st_qp_finish(&f->dec.qp, out);
+        o = st_qp_finish(f->qp, out);
     else if (f->pub.encoding == ST_MIME_ENC_UUENCODE)
-        o = st_uu_finish(&f->dec.uu, out);
+        o = st_uu_finish(f->uu, out);
     data_out(p, k, f, out, o);
 }
 
@@ -322,7 +554,7 @@ static void decoder_report(st_mime *p, struct frame *f)
 {
     unsigned bad = 0;
     if (f->pub.encoding == ST_MIME_ENC_BASE64) {
-        const st_b64 *s = &f->dec.b64;
+        const st_b64 *s = &f->b64;
         if (s->garbage)
             anomaly_n(p, f, "base64_garbage", "%llu bytes skipped", s->garbage), bad = 1;
         if (s->flags & ST_B64_DATA_AFTER_PAD)
@@ -330,10 +562,10 @@ static void decoder_report(st_mime *p, struct frame *f)
         if (s->flags & (ST_B64_NO_PADDING | ST_B64_LONE_SEXTET))
             anomaly(p, f, "base64_truncated", NULL), bad = 1;
     } else if (f->pub.encoding == ST_MIME_ENC_QP) {
-        if (f->dec.qp.bad)
-            anomaly_n(p, f, "qp_bad_escape", "%llu kept literally", f->dec.qp.bad), bad = 1;
+        if (f->qp->bad)
+            anomaly_n(p, f, "qp_bad_escape", "%llu kept literally", f->qp->bad), bad = 1;
     } else if (f->pub.encoding == ST_MIME_ENC_UUENCODE) {
-        const st_uu *s = &f->dec.uu;
+        const st_uu *s = f->uu;
         if (s->flags & ST_UU_BAD_LINE)
             anomaly(p, f, "uu_bad_line", NULL), bad = 1;
         if (s->flags & ST_UU_NO_END)
@@ -357,7 +589,7 @@ static void part_end(st_mime *p, unsigned k, int how, uint64_t end_off)
             if (!p->nosplit)
                 anomaly(p, f,
                         how == END_OUTER ? "outer_boundary_closes_inner" : "missing_final_boundary",
-                        f->boundary);
+                        fstr(f, f->o_boundary));
         }
     } else {
         decoder_finish(p, k, f);
@@ -367,7 +599,8 @@ static void part_end(st_mime *p, unsigned k, int how, uint64_t end_off)
     }
     f->pub.raw_size = end_off > f->pub.body_offset ? end_off - f->pub.body_offset : 0;
     emit(p, ST_MIME_EV_PART_END, f);
-    p->nfr--;
+    pop(p);
+    dbuf_shrink(p, L);
     if (!ltop(p, k))
         L->state = L_DONE;
 }
@@ -395,57 +628,109 @@ static void init_pval(st_mime_pval *pv, uint8_t *buf, size_t cap)
     pv->cap = cap;
 }
 
+/* A token (type, encoding) parsed into tmp, kept among f's strings. */
+static void keep_token(st_mime *p, struct frame *f, uint32_t *o, const char *tok)
+{
+    *o = fstr_add(p, f, tok, strlen(tok));
+}
+
+/* name= / filename=: parsed on the stack, again into a buffer of the full
+ * cap only when it did not fit; kept among f's strings. */
+static void get_fparam(st_mime *p, struct frame *f, const uint8_t *v, size_t n, size_t at,
+                       const char *attr, struct fparam *fp)
+{
+    uint8_t small[PARAM_SMALL], *big = NULL;
+    st_mime_pval pv;
+    init_pval(&pv, small, sizeof small);
+    if (!st_mime_param_get(v, n, at, attr, &pv))
+        return;
+    if (pv.len + 1 >= sizeof small) {
+        big = mem_resize(p, NULL, 0, ST_MIME_PARAM_MAX + 1);
+        if (big) {
+            init_pval(&pv, big, ST_MIME_PARAM_MAX + 1);
+            st_mime_param_get(v, n, at, attr, &pv);
+        } else {
+            anomaly(p, f, "out_of_memory", attr);
+        }
+    }
+    set_param(p, f, &pv, attr);
+    fp->val = fstr_add(p, f, pv.buf, pv.len);
+    fp->cs = pv.charset[0] ? fstr_add(p, f, pv.charset, strlen(pv.charset)) : NONE;
+    fp->lang = pv.language[0] ? fstr_add(p, f, pv.language, strlen(pv.language)) : NONE;
+    fp->len = pv.len;
+    fp->flags = fp->val == NONE ? 0 : pv.flags;
+    mem_resize(p, big, big ? ST_MIME_PARAM_MAX + 1 : 0, 0);
+}
+
+static void parse_boundary(st_mime *p, struct frame *f, const uint8_t *v, size_t n, size_t at)
+{
+    uint8_t b[BOUNDARY_CAP + 2];
+    st_mime_pval pv;
+    init_pval(&pv, b, sizeof b);
+    if (!st_mime_param_get(v, n, at, "boundary", &pv))
+        return;
+    set_param(p, f, &pv, "boundary");
+    if (pv.len > BOUNDARY_CAP) {
+        f->boundary_long = 1;
+    } else if (pv.len > 0) {
+        f->o_boundary = fstr_add(p, f, b, pv.len);
+        f->blen = pv.len;
+        f->has_boundary = f->o_boundary != NONE;
+    }
+}
+
 static void parse_ctype(st_mime *p, struct frame *f, const uint8_t *v, size_t n)
 {
     size_t at;
-    uint8_t b[BOUNDARY_CAP + 2];
+    char ct[CTYPE_CAP], cs[ST_MIME_CHARSET_MAX];
     st_mime_pval pv;
-    if (st_mime_ctype_parse(v, n, f->ctype, sizeof f->ctype, &at) < 0) {
+    if (st_mime_ctype_parse(v, n, ct, sizeof ct, &at) < 0) {
         f->ct_bad = 1;
         anomaly(p, f, "malformed_content_type", excerpt(p, v, n));
+    } else {
+        keep_token(p, f, &f->o_ctype, ct);
     }
-    init_pval(&pv, (uint8_t *)f->charset, sizeof f->charset);
+    init_pval(&pv, (uint8_t *)cs, sizeof cs);
     if (st_mime_param_get(v, n, at, "charset", &pv)) {
-        f->has_charset = 1;
-        for (char *c = f->charset; *c; c++)
+        for (char *c = cs; *c; c++)
             if (*c >= 'A' && *c <= 'Z')
                 *c = (char)(*c + 32);
+        keep_token(p, f, &f->o_charset, cs);
+        f->has_charset = f->o_charset != NONE;
         set_param(p, f, &pv, "charset");
     }
-    init_pval(&pv, b, sizeof b);
-    if (st_mime_param_get(v, n, at, "boundary", &pv)) {
-        set_param(p, f, &pv, "boundary");
-        if (pv.len > BOUNDARY_CAP) {
-            f->boundary_long = 1;
-        } else {
-            memcpy(f->boundary, b, pv.len + 1);
-            f->blen = pv.len;
-            f->has_boundary = pv.len > 0;
-        }
-    }
-    init_pval(&f->namev, f->name, sizeof f->name);
-    if (st_mime_param_get(v, n, at, "name", &f->namev))
-        set_param(p, f, &f->namev, "name");
+    parse_boundary(p, f, v, n, at);
+    get_fparam(p, f, v, n, at, "name", &f->name);
 }
 
 static void parse_disposition(st_mime *p, struct frame *f, const uint8_t *v, size_t n)
 {
     size_t at;
-    if (st_mime_token_parse(v, n, f->disp, sizeof f->disp, &at) < 0)
+    char t[TOKEN_CAP];
+    if (st_mime_token_parse(v, n, t, sizeof t, &at) < 0)
         anomaly(p, f, "malformed_content_disposition", excerpt(p, v, n));
-    init_pval(&f->fnamev, f->fname, sizeof f->fname);
-    if (st_mime_param_get(v, n, at, "filename", &f->fnamev))
-        set_param(p, f, &f->fnamev, "filename");
+    else
+        keep_token(p, f, &f->o_disp, t);
+    get_fparam(p, f, v, n, at, "filename", &f->fname);
 }
 
-static void copy_field(struct frame *f, char *dst, size_t cap, const uint8_t *v, size_t n)
+static void parse_cte(st_mime *p, struct frame *f, const uint8_t *v, size_t n)
 {
-    if (n >= cap) {
-        n = cap - 1;
+    size_t at;
+    char t[TOKEN_CAP];
+    if (st_mime_token_parse(v, n, t, sizeof t, &at) < 0)
+        anomaly(p, f, "malformed_content_transfer_encoding", excerpt(p, v, n));
+    else
+        keep_token(p, f, &f->o_cte, t);
+}
+
+static void copy_field(st_mime *p, struct frame *f, uint32_t *o, const uint8_t *v, size_t n)
+{
+    if (n >= FIELD_CAP) {
+        n = FIELD_CAP - 1;
         f->pub.flags |= ST_MIME_PF_ATTR_TRUNCATED;
     }
-    memcpy(dst, v, n);
-    dst[n] = 0;
+    *o = fstr_add(p, f, v, n);
 }
 
 /* The Content-* fields; the first of each kind wins. */
@@ -460,11 +745,10 @@ static void interpret(st_mime *p, struct frame *f, const char *name, const uint8
         else
             parse_ctype(p, f, v, n);
     } else if (!strcmp(name, "transfer-encoding")) {
-        size_t at;
         if (f->seen_cte++)
             anomaly(p, f, "duplicate_content_transfer_encoding", excerpt(p, v, n));
-        else if (st_mime_token_parse(v, n, f->cte, sizeof f->cte, &at) < 0)
-            anomaly(p, f, "malformed_content_transfer_encoding", excerpt(p, v, n));
+        else
+            parse_cte(p, f, v, n);
     } else if (!strcmp(name, "disposition")) {
         if (f->seen_cd++)
             anomaly(p, f, "duplicate_content_disposition", excerpt(p, v, n));
@@ -472,10 +756,10 @@ static void interpret(st_mime *p, struct frame *f, const char *name, const uint8
             parse_disposition(p, f, v, n);
     } else if (!strcmp(name, "id")) {
         if (!f->seen_cid++)
-            copy_field(f, f->cid, sizeof f->cid, v, n);
+            copy_field(p, f, &f->o_cid, v, n);
     } else if (!strcmp(name, "description")) {
         if (!f->seen_desc++)
-            copy_field(f, f->desc, sizeof f->desc, v, n);
+            copy_field(p, f, &f->o_desc, v, n);
     }
 }
 
@@ -491,12 +775,13 @@ static st_mime_enc encoding_of(st_mime *p, struct frame *f)
         {"x-uue", ST_MIME_ENC_UUENCODE},      {"uuencode", ST_MIME_ENC_UUENCODE},
         {"uue", ST_MIME_ENC_UUENCODE},
     };
-    if (!f->cte[0])
+    const char *cte = fstr(f, f->o_cte);
+    if (!cte)
         return ST_MIME_ENC_7BIT;
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-        if (!strcmp(f->cte, tab[i].name))
+        if (!strcmp(cte, tab[i].name))
             return tab[i].enc;
-    anomaly(p, f, "unknown_transfer_encoding", f->cte);
+    anomaly(p, f, "unknown_transfer_encoding", cte);
     return ST_MIME_ENC_UNKNOWN;
 }
 
@@ -510,9 +795,9 @@ static int can_contain(st_mime *p, struct frame *f)
     return 1;
 }
 
-static st_mime_kind kind_of(st_mime *p, unsigned k, struct frame *f)
+static st_mime_kind kind_of(st_mime *p, unsigned k, struct frame *f, const char *ct)
 {
-    if (!strncmp(f->ctype, "multipart/", 10)) {
+    if (!strncmp(ct, "multipart/", 10)) {
         if (f->boundary_long) {
             anomaly(p, f, "boundary_too_long", NULL);
             f->pub.flags |= ST_MIME_PF_BAD_BOUNDARY;
@@ -525,7 +810,7 @@ static st_mime_kind kind_of(st_mime *p, unsigned k, struct frame *f)
         }
         return can_contain(p, f) ? ST_MIME_MULTIPART : ST_MIME_LEAF;
     }
-    if (strcmp(f->ctype, "message/rfc822") != 0 && strcmp(f->ctype, "message/global") != 0)
+    if (strcmp(ct, "message/rfc822") != 0 && strcmp(ct, "message/global") != 0)
         return ST_MIME_LEAF;
     if (!can_contain(p, f))
         return ST_MIME_LEAF;
@@ -546,64 +831,86 @@ static st_mime_kind kind_of(st_mime *p, unsigned k, struct frame *f)
     return ST_MIME_MESSAGE;
 }
 
-static void set_root_path(struct frame *f, const struct frame *parent, int multipart)
+static void set_root_path(st_mime *p, struct frame *f, const struct frame *parent, int multipart)
 {
-    const char *pp = parent ? parent->path : "";
+    const char *pp = parent ? fpath(parent) : "";
     if (multipart)
-        snprintf(f->path, sizeof f->path, "%s", pp);
-    else if (snprintf(f->path, sizeof f->path, "%s%s1", pp, parent ? "." : "") >=
-             (int)sizeof f->path)
-        f->pub.flags |= ST_MIME_PF_ATTR_TRUNCATED;
+        set_path(p, f, pp, "", "");
+    else
+        set_path(p, f, pp, parent ? "." : "", "1");
 }
 
-static void param_out(st_mime_param *o, const st_mime_pval *pv)
+static void param_out(st_mime_param *o, const struct frame *f, const struct fparam *fp)
 {
     memset(o, 0, sizeof *o);
-    if (!(pv->flags & ST_MIME_PARAM_PRESENT))
+    if (!(fp->flags & ST_MIME_PARAM_PRESENT))
         return;
-    o->value = pv->buf;
-    o->len = pv->len;
-    o->charset = pv->charset[0] ? pv->charset : NULL;
-    o->language = pv->language[0] ? pv->language : NULL;
-    o->flags = pv->flags;
+    o->value = (const uint8_t *)f->s + fp->val;
+    o->len = fp->len;
+    o->charset = fstr(f, fp->cs);
+    o->language = fstr(f, fp->lang);
+    o->flags = fp->flags;
+}
+
+/* The part's strings, now that none will be added (the buffer stays put). */
+static void publish(struct frame *f)
+{
+    st_mime_part *o = &f->pub;
+    o->content_type = fstr(f, f->o_ctype);
+    o->charset = f->has_charset ? fstr(f, f->o_charset) : NULL;
+    o->boundary = f->has_boundary ? fstr(f, f->o_boundary) : NULL;
+    param_out(&o->name, f, &f->name);
+    param_out(&o->filename, f, &f->fname);
+    o->disposition = fstr(f, f->o_disp);
+    o->content_id = fstr(f, f->o_cid);
+    o->description = fstr(f, f->o_desc);
+    o->transfer_encoding = fstr(f, f->o_cte);
+}
+
+static void decoder_init(st_mime *p, struct frame *f)
+{
+    st_mime_part *o = &f->pub;
+    if (o->encoding == ST_MIME_ENC_BASE64) {
+        st_b64_init(&f->b64);
+    } else if (o->encoding == ST_MIME_ENC_QP) {
+        if ((f->qp = mem_resize(p, NULL, 0, sizeof *f->qp)))
+            st_qp_init(f->qp);
+    } else if (o->encoding == ST_MIME_ENC_UUENCODE) {
+        if ((f->uu = mem_resize(p, NULL, 0, sizeof *f->uu)))
+            st_uu_init(f->uu);
+    }
+    if ((o->encoding == ST_MIME_ENC_QP && !f->qp) ||
+        (o->encoding == ST_MIME_ENC_UUENCODE && !f->uu)) {
+        anomaly(p, f, "out_of_memory", "encoded body passed raw");
+        o->encoding = ST_MIME_ENC_UNKNOWN;
+    }
 }
 
 /* Everything PART_BEGIN reports, from the interpreted header fields. */
 static void describe(st_mime *p, unsigned k, struct frame *f)
 {
     st_mime_part *o = &f->pub;
-    if (!f->seen_ct || f->ct_bad) {
-        snprintf(f->ctype, sizeof f->ctype, "%s",
-                 f->digest_child ? "message/rfc822" : "text/plain");
+    const char *def = f->digest_child ? "message/rfc822" : "text/plain";
+    if (!f->seen_ct || f->ct_bad)
         o->ct_source = f->seen_ct ? ST_MIME_CT_MALFORMED : ST_MIME_CT_DEFAULT;
-    }
-    o->kind = kind_of(p, k, f);
+    if (f->o_ctype == NONE)
+        keep_token(p, f, &f->o_ctype, def);
+    const char *ct = f->o_ctype == NONE ? def : fstr(f, f->o_ctype);
+    o->kind = kind_of(p, k, f, ct);
     o->encoding = encoding_of(p, f);
     if (o->kind == ST_MIME_MULTIPART) {
-        f->digest = !strcmp(f->ctype, "multipart/digest");
+        f->digest = !strcmp(ct, "multipart/digest");
         if (!identity(o->encoding)) {
-            anomaly(p, f, "encoded_multipart", f->cte);
+            anomaly(p, f, "encoded_multipart", fstr(f, f->o_cte));
             o->encoding = ST_MIME_ENC_7BIT;
         }
     }
     if (p->lv[k]->base == o->depth)
-        set_root_path(f, o->depth ? p->fr[o->depth - 1] : NULL, o->kind == ST_MIME_MULTIPART);
-    o->path = f->path;
-    o->content_type = f->ctype;
-    o->charset = f->has_charset ? f->charset : NULL;
-    o->boundary = f->has_boundary ? f->boundary : NULL;
-    param_out(&o->name, &f->namev);
-    param_out(&o->filename, &f->fnamev);
-    o->disposition = f->seen_cd && f->disp[0] ? f->disp : NULL;
-    o->content_id = f->seen_cid ? f->cid : NULL;
-    o->description = f->seen_desc ? f->desc : NULL;
-    o->transfer_encoding = f->cte[0] ? f->cte : NULL;
-    if (o->encoding == ST_MIME_ENC_BASE64)
-        st_b64_init(&f->dec.b64);
-    else if (o->encoding == ST_MIME_ENC_QP)
-        st_qp_init(&f->dec.qp);
-    else if (o->encoding == ST_MIME_ENC_UUENCODE)
-        st_uu_init(&f->dec.uu);
+        set_root_path(p, f, o->depth ? p->fr[o->depth - 1] : NULL, o->kind == ST_MIME_MULTIPART);
+    publish(f);
+    if (f->o_ctype == NONE)
+        o->content_type = def;
+    decoder_init(p, f);
 }
 
 /* ------------------------------------------------------------ header block */
@@ -667,7 +974,7 @@ static void field_done(st_mime *p, unsigned k)
         return;
     }
     if (p->nfld == p->fld_cap) {
-        size_t cap = p->fld_cap ? p->fld_cap * 2 : 32;
+        size_t cap = p->fld_cap ? p->fld_cap * 2 : 8;
         if (cap > p->lim.max_headers)
             cap = p->lim.max_headers;
         struct hfield *q = realloc(p->fld, cap * sizeof *q);
@@ -689,7 +996,7 @@ static void level_begin_body(st_mime *p, unsigned k, struct frame *f)
 {
     struct level *L = p->lv[k];
     L->state = L_BODY;
-    scan_reset(L);
+    scan_reset(p, L);
     if (f->pub.kind == ST_MIME_MULTIPART)
         L->nbound++;
     else if (f->pub.kind == ST_MIME_MESSAGE)
@@ -730,7 +1037,7 @@ static int match_line(st_mime *p, unsigned k, const uint8_t *line, size_t n, uns
         struct frame *f = p->fr[i];
         if (f->pub.kind != ST_MIME_MULTIPART)
             continue;
-        int m = st_mime_boundary_match(line, n, (const uint8_t *)f->boundary, f->blen);
+        int m = st_mime_boundary_match(line, n, (const uint8_t *)fstr(f, f->o_boundary), f->blen);
         if (m == ST_MIME_BD_NONE)
             continue;
         if (m == ST_MIME_BD_DELIM && p->nparts >= p->lim.max_parts) {
@@ -756,7 +1063,7 @@ static void boundary_hit(st_mime *p, unsigned k, unsigned fi, int m, uint64_t en
         struct frame *t = ltop(p, k);
         part_end(p, k, t->pub.kind == ST_MIME_MULTIPART ? END_OUTER : END_NORMAL, end_off);
     }
-    scan_reset(L);
+    scan_reset(p, L);
     L->state = L_BODY;
     struct frame *mp = p->fr[fi];
     if (m == ST_MIME_BD_CLOSE) {
@@ -769,10 +1076,9 @@ static void boundary_hit(st_mime *p, unsigned k, unsigned fi, int m, uint64_t en
         anomaly(p, mp, "out_of_memory", "part dropped");
         return;
     }
-    if (snprintf(c->path, sizeof c->path, "%s%s%u", mp->path, mp->path[0] ? "." : "", mp->nchild) >=
-        (int)sizeof c->path)
-        c->pub.flags |= ST_MIME_PF_ATTR_TRUNCATED;
-    c->pub.path = c->path;
+    char num[16];
+    snprintf(num, sizeof num, "%u", mp->nchild);
+    set_path(p, c, fpath(mp), fpath(mp)[0] ? "." : "", num);
     c->digest_child = mp->digest;
     L->state = L_HEADERS;
     hdr_reset(p);
@@ -862,24 +1168,27 @@ static void headers_boundary(st_mime *p, unsigned k, unsigned fi, int m)
  * package), so that content is not lost when the empty line is missing. */
 static void body_from_line(st_mime *p, unsigned k, const uint8_t *l, size_t n, int cr, int lf)
 {
-    struct level *L = p->lv[k];
     uint64_t line_off = p->line_off;
     size_t rl = n + (size_t)cr + (size_t)lf;
     int fits = rl <= p->lim.max_line + 2;
-    if (fits) {
-        memcpy(L->replay, l, n);
+    uint8_t *r = fits ? mem_resize(p, NULL, 0, rl) : NULL; /* hb is reused by the body */
+    if (r) {
+        memcpy(r, l, n);
         if (cr)
-            L->replay[n] = '\r';
+            r[n] = '\r';
         if (lf)
-            L->replay[n + (size_t)cr] = '\n';
+            r[n + (size_t)cr] = '\n';
     }
     anomaly(p, ltop(p, k), "missing_header_separator",
-            fits ? excerpt(p, l, n) : "over-long first body line dropped");
+            r      ? excerpt(p, l, n)
+            : fits ? "first body line dropped: out of memory"
+                   : "over-long first body line dropped");
     p->hb_len = p->line_start;
     end_headers(p, k, line_off);
-    if (fits) {
-        L->off = line_off;
-        level_feed(p, k, L->replay, rl);
+    if (r) {
+        p->lv[k]->off = line_off;
+        level_feed(p, k, r, rl);
+        mem_resize(p, r, rl, 0);
     }
 }
 
@@ -981,6 +1290,7 @@ static void flush_hold(st_mime *p, unsigned k)
     L->hold_len = L->hold_eol = 0;
     deliver(p, k, L->hold, h - (size_t)cr);
     L->held_cr = cr;
+    hold_shrink(p, L);
 }
 
 static void flush_all(st_mime *p, unsigned k)
@@ -990,6 +1300,16 @@ static void flush_all(st_mime *p, unsigned k)
     if (L->held_cr)
         deliver(p, k, (const uint8_t *)"\r", 1);
     L->held_cr = 0;
+}
+
+/* Room to hold need bytes of level k; out of memory, the line is passed on
+ * unchecked (anomaly). */
+static int hold_more(st_mime *p, unsigned k, size_t need)
+{
+    if (hold_room(p, p->lv[k], need))
+        return 1;
+    anomaly(p, ltop(p, k), "out_of_memory", "line not checked for a boundary");
+    return 0;
 }
 
 /* A line starting with "-" is being collected after its preceding line end. */
@@ -1011,7 +1331,7 @@ static size_t bol_collect(st_mime *p, unsigned k, const uint8_t *d, size_t n)
     }
     const uint8_t *nl = memchr(d + i, '\n', n - i);
     size_t take = nl ? (size_t)(nl - (d + i)) : n - i;
-    if (have + take > p->lim.max_line)
+    if (have + take > p->lim.max_line || !hold_more(p, k, L->hold_len + take))
         goto not_boundary;
     memcpy(L->hold + L->hold_len, d + i, take);
     L->hold_len += take;
@@ -1041,6 +1361,12 @@ static size_t hold_tail(st_mime *p, unsigned k, const uint8_t *d, size_t run, si
 {
     struct level *L = p->lv[k];
     deliver(p, k, d + run, cut - run);
+    if (!hold_more(p, k, n - cut)) {
+        L->held_cr = d[n - 1] == '\r';
+        deliver(p, k, d + cut, n - cut - (size_t)L->held_cr);
+        L->off = base + n;
+        return n;
+    }
     memcpy(L->hold, d + cut, n - cut);
     L->hold_len = n - cut;
     L->hold_eol = eol;
@@ -1167,6 +1493,8 @@ static void finish_level(st_mime *p, unsigned k)
         part_end(p, k, END_EOM, L->off);
     }
     p->nlv = k;
+    if (k + 1 < p->lv_n)
+        level_free(p, k + 1); /* lv[k] is the spare now */
 }
 
 static void gap_level(st_mime *p, unsigned k, uint64_t n)
@@ -1189,11 +1517,11 @@ static void gap_level(st_mime *p, unsigned k, uint64_t n)
         if (f && f->pub.kind != ST_MIME_MULTIPART) {
             uint64_t inner = n;
             if (f->pub.encoding == ST_MIME_ENC_BASE64) {
-                f->dec.b64.n = 0, f->dec.b64.acc = 0, inner = n / 4 * 3;
+                f->b64.n = 0, f->b64.acc = 0, inner = n / 4 * 3;
             } else if (f->pub.encoding == ST_MIME_ENC_QP) {
-                f->dec.qp.st = 0, f->dec.qp.nws = 0;
+                f->qp->st = 0, f->qp->nws = 0;
             } else if (f->pub.encoding == ST_MIME_ENC_UUENCODE) {
-                f->dec.uu.over = 1, inner = n / 4 * 3;
+                f->uu->over = 1, inner = n / 4 * 3;
             }
             if (f->pub.kind == ST_MIME_MESSAGE && k + 1 < p->nlv)
                 gap_level(p, k + 1, inner);
@@ -1242,9 +1570,7 @@ st_mime *st_mime_new(const st_mime_limits *lim, st_mime_event_fn fn, void *ctx)
     p->fr_cap = p->lim.max_depth + 1;
     p->lv_cap = p->lim.max_msg_depth + 1;
     p->hb_max = p->lim.max_header_bytes + p->lim.max_headers + p->lim.max_line + 64;
-    p->fr = xalloc(p, p->fr_cap * sizeof *p->fr);
-    p->lv = xalloc(p, p->lv_cap * sizeof *p->lv);
-    if (!p->fr || !p->lv || !ensure_level(p, 0) || !ensure_frame(p) || !reserve_hb(p, 1024)) {
+    if (!ensure_level(p, 0) || !ensure_frame(p)) {
         st_mime_free(p);
         return NULL;
     }
@@ -1256,12 +1582,13 @@ void st_mime_free(st_mime *p)
 {
     if (!p)
         return;
-    if (p->fr)
-        for (unsigned i = 0; i < p->fr_cap; i++)
-            free(p->fr[i]);
-    if (p->lv)
-        for (unsigned i = 0; i < p->lv_cap; i++)
-            free(p->lv[i]);
+    for (unsigned i = 0; i < p->fr_n; i++) {
+        if (p->fr[i])
+            frame_release(p, p->fr[i]);
+        free(p->fr[i]);
+    }
+    for (unsigned i = 0; i < p->lv_n; i++)
+        level_free(p, i);
     free(p->fr);
     free(p->lv);
     free(p->hb);

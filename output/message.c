@@ -153,6 +153,12 @@ void st_message_finish(st_message *m, json_t *obj)
     json_object_set_new(obj, "anomalies", an);
 }
 
+size_t st_message_memory(const st_message *m)
+{
+    return sizeof *m + st_mime_memory(m->mime) + st_msg_headers_memory(&m->hdr) +
+           st_msg_body_memory(m) + m->wcap * sizeof *m->w;
+}
+
 void st_message_free(st_message *m)
 {
     if (!m)

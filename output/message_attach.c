@@ -63,7 +63,50 @@ static void suspicious(st_message *m, unsigned flags, const char *path)
     st_msg_anomaly(m, "suspicious_filename", d, n, path);
 }
 
-/* Disposition filename, else Content-Type name; JSON null when neither. */
+enum { FN_CHARSET, FN_2047, FN_CLEAN };
+
+/* One step of the file name; *cut when the output did not fit in cap. */
+static size_t fn_step(int step, const char *cs, const char *in, size_t n, char *out, size_t cap,
+                      int *cut)
+{
+    unsigned fl = 0;
+    size_t o;
+    if (step == FN_CHARSET) {
+        o = st_charset_to_utf8(cs, in, n, out, cap, &fl);
+        *cut = (fl & ST_CHARSET_F_TRUNCATED) != 0;
+    } else if (step == FN_2047) {
+        o = st_hdr_decode(in, n, out, cap, NULL, &fl);
+        *cut = (fl & ST_HDR_F_TRUNCATED) != 0;
+    } else {
+        o = st_hdr_fname_clean(in, n, out, cap, &fl);
+        *cut = (fl & ST_HDR_FN_CUT) != 0;
+    }
+    return o;
+}
+
+/* A step into a heap buffer sized for n input bytes, run again with the
+ * full ST_MSG_FNAME_BUF only when that was cut: the result is the same as
+ * with buffers of the full size, which normal names never need. */
+static char *fn_run(int step, const char *cs, const char *in, size_t *n)
+{
+    size_t cap = 4 * *n + 16 < ST_MSG_FNAME_BUF ? 4 * *n + 16 : ST_MSG_FNAME_BUF;
+    for (;;) {
+        char *out = malloc(cap);
+        int cut = 0;
+        if (!out)
+            return NULL;
+        size_t o = fn_step(step, cs, in, *n, out, cap, &cut);
+        if (!cut || cap == ST_MSG_FNAME_BUF) {
+            *n = o;
+            return out;
+        }
+        free(out);
+        cap = ST_MSG_FNAME_BUF;
+    }
+}
+
+/* Disposition filename, else Content-Type name; JSON null when neither (or
+ * out of memory). */
 static json_t *filename_json(st_message *m, const st_mime_part *p)
 {
     const st_mime_param *pa = NULL;
@@ -74,24 +117,28 @@ static json_t *filename_json(st_message *m, const st_mime_part *p)
     if (!pa)
         return json_null();
 
-    char *a = m->fn_a, *b = m->fn_b;
+    char *buf = NULL, *next;
     const char *s = (const char *)pa->value;
     size_t n = pa->len;
     if (pa->charset && pa->charset[0]) {
-        n = st_charset_to_utf8(pa->charset, s, n, a, ST_MSG_FNAME_BUF, NULL);
-        s = a;
+        if (!(buf = fn_run(FN_CHARSET, pa->charset, s, &n)))
+            return json_null();
+        s = buf;
     }
     if (memmem(s, n, "=?", 2)) {
-        char *to = s == a ? b : a;
-        n = st_hdr_decode(s, n, to, ST_MSG_FNAME_BUF, NULL, NULL);
-        s = to;
+        next = fn_run(FN_2047, NULL, s, &n);
+        free(buf);
+        if (!(s = buf = next))
+            return json_null();
     }
     unsigned fs = st_hdr_fname_is_suspicious(s, n);
     if (fs)
         suspicious(m, fs, p->path);
-    char *out = s == a ? b : a;
-    n = st_hdr_fname_clean(s, n, out, ST_MSG_FNAME_BUF, NULL);
-    return st_json_stringn(out, n, ST_MSG_FNAME_BUF);
+    next = fn_run(FN_CLEAN, NULL, s, &n);
+    free(buf);
+    json_t *j = next ? st_json_stringn(next, n, ST_MSG_FNAME_BUF) : json_null();
+    free(next);
+    return j;
 }
 
 static json_t *entry_begin(st_message *m, const st_mime_part *p)
@@ -106,9 +153,10 @@ static json_t *entry_begin(st_message *m, const st_mime_part *p)
     json_object_set_new(e, "disposition", st_json_string(p->disposition, 256));
     json_t *desc = json_null();
     if (p->description) {
-        size_t dn = st_hdr_decode(p->description, strlen(p->description), m->hdr.scratch, cap + 1,
-                                  NULL, NULL);
+        unsigned fl = 0;
+        size_t dn = st_msg_decode(m, p->description, strlen(p->description), &fl);
         desc = st_json_stringn(m->hdr.scratch, dn, dn);
+        st_msg_scratch_trim(m);
     }
     json_object_set_new(e, "content_description", desc);
     json_object_set_new(e, "content_id", st_json_string(p->content_id, cap));

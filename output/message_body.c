@@ -3,7 +3,8 @@
  * text/html leaf of the top-level message that is not an attachment,
  * converted from its charset to UTF-8 and capped at body_max bytes.
  *
- * Decoded bytes go through a block of ST_MSG_BODY_BLOCK bytes. A block is
+ * Decoded bytes go through a block of ST_MSG_BODY_BLOCK bytes (allocated as
+ * it fills, freed at the end of the part). A block is
  * converted only when it is full (up to its last LF, so that stateful
  * charsets such as ISO-2022-JP restart on a line boundary) and at the end
  * of the part, in partial mode, so that a character split across blocks is
@@ -118,8 +119,32 @@ static void convert_block(st_message *m, st_msg_body *b)
     while (upto > 0 && b->in[upto - 1] != '\n')
         upto--;
     convert(m, b, upto ? upto : b->inlen, 0);
-    if (!b->stop && b->inlen == sizeof b->in) /* no progress: the charset holds it all back */
+    if (!b->stop && b->inlen == ST_MSG_BODY_BLOCK) /* no progress: the charset holds all back */
         convert(m, b, b->inlen, 1);
+}
+
+/* Room for the block to take n more bytes (at most ST_MSG_BODY_BLOCK). */
+static int block_room(st_msg_body *b, size_t n)
+{
+    size_t need = b->inlen + n, cap = b->incap ? b->incap : 256;
+    if (need <= b->incap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    cap = cap < ST_MSG_BODY_BLOCK ? cap : ST_MSG_BODY_BLOCK;
+    uint8_t *q = realloc(b->in, cap);
+    if (!q)
+        return -1;
+    b->in = q;
+    b->incap = cap;
+    return 0;
+}
+
+static void block_free(st_msg_body *b)
+{
+    free(b->in);
+    b->in = NULL;
+    b->inlen = b->incap = 0;
 }
 
 int st_msg_body_data(st_message *m, const st_mime_part *p, const uint8_t *d, size_t n)
@@ -130,14 +155,18 @@ int st_msg_body_data(st_message *m, const st_mime_part *p, const uint8_t *d, siz
     if (m->cfg.omit_body)
         return 1;
     while (n > 0 && !b->stop) {
-        size_t take = sizeof b->in - b->inlen;
+        size_t take = ST_MSG_BODY_BLOCK - b->inlen;
         if (take > n)
             take = n;
+        if (block_room(b, take) != 0) {
+            b->truncated = b->stop = 1;
+            break;
+        }
         memcpy(b->in + b->inlen, d, take);
         b->inlen += take;
         d += take;
         n -= take;
-        if (b->inlen == sizeof b->in)
+        if (b->inlen == ST_MSG_BODY_BLOCK)
             convert_block(m, b);
     }
     return 1;
@@ -148,10 +177,10 @@ int st_msg_body_end(st_message *m, const st_mime_part *p)
     st_msg_body *b = body_of(m, p);
     if (!b)
         return 0;
-    if (!m->cfg.omit_body && !b->stop)
+    if (!m->cfg.omit_body && !b->stop && b->inlen) /* nothing left converts to nothing */
         convert(m, b, b->inlen, 1);
     b->open = 0;
-    b->inlen = 0;
+    block_free(b);
     return 1;
 }
 
@@ -180,5 +209,11 @@ void st_msg_body_free(st_message *m)
     for (int i = 0; i < 2; i++) {
         free(m->body[i].out);
         m->body[i].out = NULL;
+        block_free(&m->body[i]);
     }
+}
+
+size_t st_msg_body_memory(const st_message *m)
+{
+    return m->body[0].cap + m->body[0].incap + m->body[1].cap + m->body[1].incap;
 }

@@ -3,8 +3,11 @@
  * object (stoQ format: repeats joined with "\n") and the structured fields
  * (from, to, cc, subject, ..., received, path).
  *
- * Values are RFC 2047-decoded into one scratch buffer of header_value_max
- * bytes, then copied into a per-name buffer. The object is capped at
+ * Values are RFC 2047-decoded into one scratch buffer, then copied into a
+ * per-name buffer. The scratch is sized for the value at hand and decoded
+ * again at the full header_value_max only when that was cut, so the result
+ * is the same as with a buffer of the full size; a large one is given back
+ * after the value. The object is capped at
  * ST_MSG_HDR_NAMES names and ST_MSG_HDR_BYTES bytes (what does not fit is
  * counted: anomaly headers_capped); address lists, received and path at
  * their own caps (anomalies too_many_addresses, too_many_received,
@@ -26,7 +29,8 @@
 int st_msg_headers_init(st_message *m)
 {
     st_msg_headers *h = &m->hdr;
-    h->scratch = malloc(m->cfg.header_value_max + 1);
+    h->scratch = malloc(ST_MSG_SCRATCH_MIN);
+    h->scratch_cap = h->scratch ? ST_MSG_SCRATCH_MIN : 0;
     h->to = json_array();
     h->cc = json_array();
     h->received = json_array();
@@ -54,6 +58,65 @@ void st_msg_headers_free(st_msg_headers *h)
     memset(h, 0, sizeof *h);
 }
 
+static void scratch_reserve(st_msg_headers *h, size_t cap)
+{
+    if (cap <= h->scratch_cap)
+        return;
+    char *s = realloc(h->scratch, cap);
+    if (s) {
+        h->scratch = s;
+        h->scratch_cap = cap;
+    }
+}
+
+size_t st_msg_decode(st_message *m, const char *v, size_t n, unsigned *flags)
+{
+    st_msg_headers *h = &m->hdr;
+    size_t full = m->cfg.header_value_max + 1;
+    size_t cap = 2 * n + 64 < full ? 2 * n + 64 : full;
+    for (;;) {
+        unsigned fl = 0;
+        scratch_reserve(h, cap); /* out of memory: the value is cut to what there is */
+        size_t use = h->scratch_cap < full ? h->scratch_cap : full;
+        size_t dn = st_hdr_decode(v, n, h->scratch, use, NULL, &fl);
+        if (!(fl & ST_HDR_F_TRUNCATED) || use == full || h->scratch_cap < cap) {
+            *flags |= fl;
+            return dn;
+        }
+        cap = full;
+    }
+}
+
+void st_msg_scratch_trim(st_message *m)
+{
+    st_msg_headers *h = &m->hdr;
+    if (h->scratch_cap <= 4 * ST_MSG_SCRATCH_MIN)
+        return;
+    char *s = realloc(h->scratch, ST_MSG_SCRATCH_MIN);
+    if (s) {
+        h->scratch = s;
+        h->scratch_cap = ST_MSG_SCRATCH_MIN;
+    }
+}
+
+static size_t str_memory(const st_msg_str *s)
+{
+    return s->s ? s->n + 1 : 0;
+}
+
+size_t st_msg_headers_memory(const st_msg_headers *h)
+{
+    size_t n = h->scratch_cap + h->cap * sizeof *h->v;
+    for (size_t i = 0; i < h->n; i++)
+        n += strlen(h->v[i].name) + 1 + h->v[i].cap;
+    const st_msg_str *strs[] = {&h->from,         &h->reply_to,    &h->subject,    &h->date,
+                                &h->message_id,   &h->in_reply_to, &h->user_agent, &h->x_mailer,
+                                &h->x_user_agent, &h->x_orig_ip};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        n += str_memory(strs[i]);
+    return n;
+}
+
 /* ------------------------------------------------------ headers object */
 
 static st_msg_hdr *hdr_slot(st_msg_headers *h, const char *name, size_t need)
@@ -64,7 +127,7 @@ static st_msg_hdr *hdr_slot(st_msg_headers *h, const char *name, size_t need)
     if (h->n == ST_MSG_HDR_NAMES || h->bytes + strlen(name) + need > ST_MSG_HDR_BYTES)
         return NULL;
     if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
+        size_t cap = h->cap ? h->cap * 2 : 8;
         st_msg_hdr *v = realloc(h->v, cap * sizeof *v);
         if (!v)
             return NULL;
@@ -91,7 +154,7 @@ static int hdr_append(st_msg_headers *h, const char *name, const char *v, size_t
     if (h->bytes + add > ST_MSG_HDR_BYTES)
         return 0;
     if (e->len + add + 1 > e->cap) {
-        size_t cap = e->cap ? e->cap : 64;
+        size_t cap = e->cap ? e->cap : e->len + add + 1; /* most names come once: exact */
         while (cap < e->len + add + 1)
             cap *= 2;
         char *p = realloc(e->val, cap);
@@ -249,13 +312,13 @@ void st_msg_headers_add(st_message *m, const char *name, const uint8_t *v, size_
 {
     st_msg_headers *h = &m->hdr;
     unsigned fl = 0;
-    size_t dn =
-        st_hdr_decode((const char *)v, n, h->scratch, m->cfg.header_value_max + 1, NULL, &fl);
+    size_t dn = st_msg_decode(m, (const char *)v, n, &fl);
     if (fl & ST_HDR_F_TRUNCATED)
         st_msg_anomaly(m, "header_value_capped", name, strlen(name), NULL);
     if (!hdr_append(h, name, h->scratch, dn))
         h->dropped++;
     structured(m, name, v, n, h->scratch, dn);
+    st_msg_scratch_trim(m);
 }
 
 /* ------------------------------------------------------------- output */

@@ -6,7 +6,10 @@
  * Every list here has a cap, so the state of one message is bounded by the
  * configuration whatever the message: headers by ST_MSG_HDR_BYTES, bodies by
  * body_max, attachments by max_attachments entries plus one writer per open
- * part (at most max_msg_depth + 1 are open at once).
+ * part (at most max_msg_depth + 1 are open at once). Buffers are sized to
+ * what the message needs, not to the caps (thousands of messages may be
+ * open at once): the decoding scratch and the body blocks grow on demand
+ * and shrink back when the value or the part is done.
  */
 #ifndef ST_OUTPUT_MESSAGE_INT_H
 #define ST_OUTPUT_MESSAGE_INT_H
@@ -23,8 +26,9 @@
 #define ST_MSG_STORE_OPEN    8   /* store objects open at once (16 KiB buffer each) */
 #define ST_MSG_WRITERS_MAX   256 /* open attachments; the parser allows at most 101 */
 #define ST_MSG_BODY_BLOCK    4096
-#define ST_MSG_DETAIL_MAX    1024 /* bytes of an anomaly detail */
-#define ST_MSG_FNAME_BUF     (4 * ST_MIME_PARAM_MAX + 16)
+#define ST_MSG_DETAIL_MAX    1024                         /* bytes of an anomaly detail */
+#define ST_MSG_FNAME_BUF     (4 * ST_MIME_PARAM_MAX + 16) /* most a file name step writes */
+#define ST_MSG_SCRATCH_MIN   256                          /* decoding scratch kept between values */
 
 typedef struct st_msg_str {
     char *s; /* NULL: absent; may contain NUL, use n */
@@ -42,7 +46,8 @@ typedef struct st_msg_headers {
     size_t n, cap;
     size_t bytes;     /* counted against ST_MSG_HDR_BYTES */
     uint64_t dropped; /* header fields left out of the object */
-    char *scratch;    /* header_value_max + 1 */
+    char *scratch;    /* scratch_cap bytes, grown up to header_value_max + 1 */
+    size_t scratch_cap;
     st_msg_str from, reply_to, subject, date, message_id, in_reply_to;
     st_msg_str user_agent, x_mailer, x_user_agent, x_orig_ip;
     json_t *to, *cc, *received, *path;
@@ -57,8 +62,9 @@ typedef struct st_msg_body {
     int truncated; /* output was cut at body_max */
     unsigned part_id;
     char charset[ST_MIME_CHARSET_MAX]; /* "" when the part declares none */
-    uint8_t in[ST_MSG_BODY_BLOCK];     /* decoded bytes waiting for conversion */
-    size_t inlen;
+    uint8_t *in;                       /* decoded bytes waiting for conversion: incap bytes, grown
+                                          up to ST_MSG_BODY_BLOCK, freed at the end of the part */
+    size_t inlen, incap;
     char *out; /* UTF-8 text, at most body_max bytes */
     size_t len, cap;
 } st_msg_body;
@@ -86,8 +92,6 @@ struct st_message {
 
     json_t *anomalies;
     uint64_t anomalies_dropped;
-
-    char fn_a[ST_MSG_FNAME_BUF], fn_b[ST_MSG_FNAME_BUF];
 };
 
 /* message.c */
@@ -100,6 +104,11 @@ int st_msg_headers_init(st_message *m);
 void st_msg_headers_add(st_message *m, const char *name, const uint8_t *v, size_t n);
 void st_msg_headers_json(st_message *m, json_t *obj);
 void st_msg_headers_free(st_msg_headers *h);
+/* RFC 2047-decode v into hdr.scratch (at most header_value_max bytes); the
+ * decoded length. st_msg_scratch_trim() gives a large scratch back. */
+size_t st_msg_decode(st_message *m, const char *v, size_t n, unsigned *flags);
+void st_msg_scratch_trim(st_message *m);
+size_t st_msg_headers_memory(const st_msg_headers *h);
 
 /* message_body.c: claim returns 1 when the part is a body (never an attachment). */
 int st_msg_body_claim(st_message *m, const st_mime_part *p);
@@ -107,6 +116,7 @@ int st_msg_body_data(st_message *m, const st_mime_part *p, const uint8_t *d, siz
 int st_msg_body_end(st_message *m, const st_mime_part *p);
 void st_msg_body_json(st_message *m, json_t *obj);
 void st_msg_body_free(st_message *m);
+size_t st_msg_body_memory(const st_message *m);
 
 /* message_attach.c */
 void st_msg_attach_begin(st_message *m, const st_mime_part *p);

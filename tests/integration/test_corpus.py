@@ -104,6 +104,11 @@ class CorpusCase(unittest.TestCase):
                             & set(facts["message_ids"]))
         names = {a["filename"] for m in msgs for a in m["attachments"]}
         for fn in facts.get("attachment_filenames", []):
+            if len(fn) == 4095:
+                # Arkime cuts names at 4095 bytes (smtp-moloch-bof sends 8192 'A's):
+                # ours must be the whole name, of which Arkime's is the start.
+                self.assertTrue(any(n and len(n) > 4095 and n.startswith(fn) for n in names))
+                continue
             self.assertIn(fn, names)
         if "base64_part_md5s" in facts:
             # Arkime hashes every base64 part, bodies too: take them from our

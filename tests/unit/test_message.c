@@ -951,6 +951,178 @@ static void test_many_anomalies(void **state)
     free(msg);
 }
 
+/* ------------------------------------------------------------- memory */
+
+static const char typical_head[] =
+    "Received: from mail.example.org (mail.example.org [192.0.2.7]) by mx.example.com\r\n"
+    " with ESMTPS id 4Xyz for <bob@example.com>; Tue, 2 Jan 2024 10:00:00 +0000\r\n"
+    "From: Alice Example <alice@example.org>\r\n"
+    "To: Bob Example <bob@example.com>\r\n"
+    "Subject: Quarterly report\r\n"
+    "Date: Tue, 2 Jan 2024 10:00:00 +0000\r\n"
+    "Message-ID: <20240102100000.12345@example.org>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"----=_Part_12345_67890.1704189600000\"\r\n"
+    "\r\n"
+    "This is a multi-part message in MIME format.\r\n"
+    "\r\n"
+    "------=_Part_12345_67890.1704189600000\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 7bit\r\n"
+    "\r\n"
+    "Hello Bob,\r\nplease find the report attached.\r\n"
+    "\r\n"
+    "------=_Part_12345_67890.1704189600000\r\n"
+    "Content-Type: application/pdf; name=\"report-q4.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment; filename=\"report-q4.pdf\"\r\n"
+    "\r\n";
+static const char typical_end[] = "------=_Part_12345_67890.1704189600000--\r\n";
+
+/* typical_head, 100 KB of base64 (1750 lines of 76), typical_end; *raw gets
+ * the 99,750 decoded bytes. */
+static char *typical_msg(size_t *len, uint8_t **raw)
+{
+    size_t h = strlen(typical_head), e = strlen(typical_end), n = 1750 * 57;
+    uint8_t *r = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        r[i] = (uint8_t)(i * 31 + i / 257);
+    char *m = malloc(h + 1750 * 78 + e + 1);
+    memcpy(m, typical_head, h);
+    for (size_t l = 0; l < 1750; l++) {
+        assert_int_equal(EVP_EncodeBlock((unsigned char *)m + h + l * 78, r + l * 57, 57), 76);
+        memcpy(m + h + l * 78 + 76, "\r\n", 2);
+    }
+    memcpy(m + h + 1750 * 78, typical_end, e + 1);
+    *len = h + 1750 * 78 + e;
+    *raw = r;
+    return m;
+}
+
+static size_t feed_peak(st_message *m, const char *d, size_t n, size_t chunk)
+{
+    size_t peak = 0;
+    for (size_t o = 0; o < n; o += chunk) {
+        st_message_feed(m, (const uint8_t *)d + o, n - o < chunk ? n - o : chunk);
+        if (st_message_memory(m) > peak)
+            peak = st_message_memory(m);
+    }
+    return peak;
+}
+
+/* st_message_memory() (message.h): small when new and after the headers,
+ * bounded while the attachment streams; the record is the same whatever
+ * the chunking, the attachment's hash that of its bytes. */
+static void test_memory(void **state)
+{
+    (void)state;
+    st_message_config cfg;
+    st_message_config_default(&cfg);
+    cfg.files = g_store;
+    size_t len, h = strlen(typical_head), chunks[] = {1, 1460, 65536};
+    uint8_t *raw;
+    char *msg = typical_msg(&len, &raw);
+    for (size_t i = 0; i < 3; i++) {
+        st_message *m = st_message_new(&cfg);
+        assert_non_null(m);
+        assert_true(st_message_memory(m) < 4096);
+        assert_true(feed_peak(m, msg, h, chunks[i]) < 6144);
+        assert_true(feed_peak(m, msg + h, len - h, chunks[i] == 1 ? 7 : chunks[i]) < 16384);
+        json_t *o = json_object();
+        st_message_finish(m, o);
+        st_message_free(m);
+        const json_t *a = att(o, 0);
+        check_att(a, "2", "application/pdf", "report-q4.pdf", raw, 1750 * 57);
+        assert_string_equal(sget(o, "body"), "Hello Bob,\r\nplease find the report attached.\r\n");
+        json_decref(o);
+    }
+    json_decref(run3n(&cfg, msg, len));
+    free(msg);
+    free(raw);
+}
+
+/* ------------------------------------------------------- long file names */
+
+/* A multipart whose attachment has Content-Disposition: attachment;<params>. */
+static char *name_msg(const char *params)
+{
+    const char *fmt = "From: a@example.com\r\nMIME-Version: 1.0\r\n"
+                      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+                      "Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n"
+                      "Content-Type: application/octet-stream\r\n"
+                      "Content-Disposition: attachment;%s\r\n"
+                      "Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n";
+    size_t n = strlen(fmt) + strlen(params) + 1;
+    char *m = malloc(n);
+    snprintf(m, n, fmt, params);
+    return m;
+}
+
+/* The attachment's file name must be want[0..n), with or without the
+ * attribute_truncated anomaly. */
+static void expect_name(const char *params, const char *want, size_t n, int cut)
+{
+    st_message_config cfg;
+    st_message_config_default(&cfg);
+    char *msg = name_msg(params);
+    json_t *o = run3(&cfg, msg);
+    assert_string_equal(sget(att(o, 0), "mime_path"), "2");
+    assert_int_equal(json_integer_value(json_object_get(att(o, 0), "size")), 5);
+    assert_bytes(json_object_get(att(o, 0), "filename"), want, n);
+    assert_int_equal(count_anomalies(o, "attribute_truncated"), cut);
+    json_decref(o);
+    free(msg);
+}
+
+/* filename="<n times c>" */
+static char *plain_param(size_t n, char c)
+{
+    char *s = malloc(n + 16);
+    memcpy(s, " filename=\"", 11);
+    memset(s + 11, c, n);
+    memcpy(s + 11 + n, "\"", 2);
+    return s;
+}
+
+/* RFC 2231 sections of per bytes: filename*0="..."; ... (ASCII c), or
+ * filename*0*=utf-8''%E4%B8%AD... (U+4E2D, 3 bytes each) when c is 0. */
+static char *continued_param(size_t n, size_t per, char c)
+{
+    char *s = malloc(n * 9 + n / per * 40 + 64), *o = s;
+    for (size_t k = 0, i = 0; i < n; k++) {
+        o += sprintf(o, "\r\n filename*%zu%s=%s", k, c ? "" : "*", c ? "\"" : k ? "" : "utf-8''");
+        for (size_t j = 0; j < per && i < n; j++, i++)
+            o += c ? sprintf(o, "%c", c) : sprintf(o, "%%E4%%B8%%AD");
+        o += sprintf(o, "%s;", c ? "\"" : "");
+    }
+    o[-1] = 0; /* no ';' after the last section */
+    return s;
+}
+
+static void test_long_filenames(void **state)
+{
+    (void)state;
+    char *want = malloc(3 * 3334);
+    char *p = plain_param(4095, 'A');
+    memset(want, 'A', 4095);
+    expect_name(p, want, 4095, 0); /* Arkime's smtp-moloch-bof length: whole */
+    free(p);
+    p = continued_param(4095, 100, 'B');
+    memset(want, 'B', 4095);
+    expect_name(p, want, 4095, 0);
+    free(p);
+    p = plain_param(10000, 'C');
+    memset(want, 'C', 10000);
+    expect_name(p, want, 8192, 1); /* ST_HDR_FNAME_MAX */
+    free(p);
+    p = continued_param(3334, 30, 0); /* 10,002 bytes: cut at 8192, mid-character */
+    for (size_t i = 0; i < 3334; i++)
+        memcpy(want + 3 * i, "\xe4\xb8\xad", 3);
+    expect_name(p, want, 8190, 1); /* 2730 whole characters */
+    free(p);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -980,6 +1152,8 @@ int main(void)
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_many_parts),
         cmocka_unit_test(test_many_anomalies),
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_long_filenames),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -835,6 +835,111 @@ static void too_many_headers(void **st)
     free(m.b);
 }
 
+/* ------------------------------------------------------------ memory */
+
+/* Headers of a typical message: multipart/mixed, a text part, then the
+ * headers of a base64 attachment (its body follows). */
+static const char typical_head[] =
+    "Received: from mail.example.org (mail.example.org [192.0.2.7]) by mx.example.com\r\n"
+    " with ESMTPS id 4Xyz for <bob@example.com>; Tue, 2 Jan 2024 10:00:00 +0000\r\n"
+    "From: Alice Example <alice@example.org>\r\n"
+    "To: Bob Example <bob@example.com>\r\n"
+    "Subject: Quarterly report\r\n"
+    "Date: Tue, 2 Jan 2024 10:00:00 +0000\r\n"
+    "Message-ID: <20240102100000.12345@example.org>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"----=_Part_12345_67890.1704189600000\"\r\n"
+    "\r\n"
+    "This is a multi-part message in MIME format.\r\n"
+    "\r\n"
+    "------=_Part_12345_67890.1704189600000\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 7bit\r\n"
+    "\r\n"
+    "Hello Bob,\r\nplease find the report attached.\r\n"
+    "\r\n"
+    "------=_Part_12345_67890.1704189600000\r\n"
+    "Content-Type: application/pdf; name=\"report-q4.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment; filename=\"report-q4.pdf\"\r\n"
+    "\r\n";
+
+/* 1750 lines of 76 base64 characters: 99,750 decoded bytes. */
+static char *b64_body(size_t *len)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *b = malloc(1750 * 78);
+    for (size_t l = 0; l < 1750; l++) {
+        for (size_t i = 0; i < 76; i++)
+            b[l * 78 + i] = al[(l * 7 + i * 13) % 64];
+        memcpy(b + l * 78 + 76, "\r\n", 2);
+    }
+    *len = 1750 * 78;
+    return b;
+}
+
+static void feed_max(st_mime *p, const char *d, size_t n, size_t chunk, size_t *peak)
+{
+    for (size_t o = 0; o < n; o += chunk) {
+        st_mime_feed(p, (const uint8_t *)d + o, n - o < chunk ? n - o : chunk);
+        if (st_mime_memory(p) > *peak)
+            *peak = st_mime_memory(p);
+    }
+}
+
+/* The guarantees of mime.h ("Memory"), fed byte by byte and in big pieces. */
+static void memory_sized_to_need(void **st)
+{
+    (void)st;
+    size_t blen, chunks[] = {1, 1460, 65536};
+    char *body = b64_body(&blen);
+    for (size_t i = 0; i < 3; i++) {
+        coll *c = coll_new(0);
+        st_mime *p = st_mime_new(NULL, on_event, c);
+        size_t peak = 0;
+        assert_true(st_mime_memory(p) < 2048);
+        feed_max(p, typical_head, strlen(typical_head), chunks[i], &peak);
+        assert_true(peak < 4096);
+        feed_max(p, body, blen, chunks[i] == 1 ? 7 : chunks[i], &peak);
+        assert_true(peak < 8192);
+        feed_max(p, "------=_Part_12345_67890.1704189600000--\r\n", 42, chunks[i], &peak);
+        st_mime_finish(p);
+        assert_true(st_mime_memory(p) < 2048);
+        st_mime_free(p);
+        assert_non_null(strstr(c->out.b, "E 2 dec=99750\n"));
+        assert_string_equal(c->anoms.b ? c->anoms.b : "", "");
+        coll_free(c);
+    }
+    free(body);
+}
+
+/* A long "--" line grows the hold buffer, a later short one gives it back;
+ * long name and filename values are kept whole up to ST_MIME_PARAM_MAX. */
+static void memory_shrinks_back(void **st)
+{
+    (void)st;
+    static char msg[40000];
+    char name[5000];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    int n = snprintf(msg, sizeof msg,
+                     "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                     "Content-Type: application/x; name=\"%s\"\r\n\r\nx\r\n--%0900d\r\ny\r\n"
+                     "--b\r\n\r\nz\r\n",
+                     name, 0);
+    coll *c = coll_new(0);
+    st_mime *p = st_mime_new(NULL, on_event, c);
+    size_t peak = 0;
+    feed_max(p, msg, (size_t)n, 1, &peak);
+    assert_true(peak > 4096); /* the name, then the long line, were held */
+    assert_true(st_mime_memory(p) < 4096);
+    st_mime_finish(p);
+    st_mime_free(p);
+    assert_non_null(strstr(c->out.b, "E 1 dec=908\n"));
+    assert_null(strstr(c->anoms.b ? c->anoms.b : "", "attribute_truncated"));
+    coll_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -848,7 +953,8 @@ int main(void)
         cmocka_unit_test(huge_header_bounded),      cmocka_unit_test(deep_nesting_bounded),
         cmocka_unit_test(deep_rfc822_bounded),      cmocka_unit_test(boundary_never_closes),
         cmocka_unit_test(base64_garbage_part),      cmocka_unit_test(many_parts),
-        cmocka_unit_test(too_many_headers),
+        cmocka_unit_test(too_many_headers),         cmocka_unit_test(memory_sized_to_need),
+        cmocka_unit_test(memory_shrinks_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

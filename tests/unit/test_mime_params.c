@@ -161,10 +161,10 @@ static void hostile_names(void **st)
     const char v[] = "a; filename=\"x\0y\"";
     r = get(v, sizeof v - 1, "filename");
     EXPECT(r, "x\0y");
-    char big[5000];
+    static char big[ST_MIME_PARAM_MAX + 1000];
     memcpy(big, "a; filename=", 12);
-    memset(big + 12, 'A', 4000);
-    big[4012] = 0;
+    memset(big + 12, 'A', ST_MIME_PARAM_MAX + 500);
+    big[ST_MIME_PARAM_MAX + 512] = 0;
     r = GET(big, "filename");
     assert_int_equal(r->pv.len, ST_MIME_PARAM_MAX - 1);
     assert_true(r->pv.flags & ST_MIME_PARAM_TRUNCATED);
