@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#define MAX_SECTIONS 128
+#define MAX_SECTIONS 1024 /* RFC 2231 sections kept: enough for an 8 KiB value of %xx */
 
 static int is_blank(uint8_t c)
 {
@@ -116,7 +116,7 @@ typedef struct span {
 typedef struct found {
     span plain, single; /* attr=, attr*= */
     span sec[MAX_SECTIONS];
-    int nsec, dup, unterm;
+    int nsec, dup, unterm, over;
 } found;
 
 static void put_byte(st_mime_pval *pv, uint8_t c)
@@ -230,8 +230,10 @@ static void record(found *f, int kind, unsigned idx, int ext, const span *v)
 {
     span *slot = kind == 1 ? &f->plain : kind == 2 ? &f->single : NULL;
     if (kind == 3) {
-        if (idx >= MAX_SECTIONS)
+        if (idx >= MAX_SECTIONS) {
+            f->over = 1; /* the value is cut there, and says so */
             return;
+        }
         slot = &f->sec[idx];
         if ((int)idx + 1 > f->nsec)
             f->nsec = (int)idx + 1;
@@ -309,7 +311,7 @@ static void scan(const uint8_t *s, size_t len, size_t i, const char *attr, found
 
 int st_mime_param_get(const uint8_t *v, size_t len, size_t from, const char *attr, st_mime_pval *pv)
 {
-    found local; /* ~4 KB of stack, once: this is never called recursively */
+    found local; /* ~32 KB of stack, once: this is never called recursively */
     found *fp = &local;
     memset(fp, 0, sizeof *fp);
     pv->len = 0;
@@ -328,6 +330,8 @@ int st_mime_param_get(const uint8_t *v, size_t len, size_t from, const char *att
         pv->flags |= ST_MIME_PARAM_DUPLICATE;
     if (fp->unterm)
         pv->flags |= ST_MIME_PARAM_UNTERM;
+    if (fp->over)
+        pv->flags |= ST_MIME_PARAM_TRUNCATED;
 
     if (fp->nsec > 0) {
         pv->flags |= ST_MIME_PARAM_RFC2231 | ST_MIME_PARAM_CONTINUED;
