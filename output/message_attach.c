@@ -49,7 +49,7 @@ static const struct {
     {ST_HDR_FS_INVIS, "invisible"},
 };
 
-static void suspicious(st_message *m, unsigned flags, const char *path)
+void st_msg_suspicious(st_message *m, unsigned flags, const char *path)
 {
     char d[256];
     size_t n = 0;
@@ -133,7 +133,7 @@ static json_t *filename_json(st_message *m, const st_mime_part *p)
     }
     unsigned fs = st_hdr_fname_is_suspicious(s, n);
     if (fs)
-        suspicious(m, fs, p->path);
+        st_msg_suspicious(m, fs, p->path);
     next = fn_run(FN_CLEAN, NULL, s, &n);
     free(buf);
     json_t *j = next ? st_json_stringn(next, n, ST_MSG_FNAME_BUF) : json_null();
@@ -229,6 +229,8 @@ void st_msg_attach_begin(st_message *m, const st_mime_part *p)
     json_array_append_new(m->attachments, e);
     if (m->cfg.files && !had_store)
         st_msg_anomaly(m, "too_many_open_attachments", "hashed, not stored", 18, p->path);
+    if (st_msg_tnef_wanted(p))
+        st_msg_tnef_begin(m, p);
 }
 
 void st_msg_attach_data(st_message *m, const st_mime_part *p, const uint8_t *d, size_t n)
@@ -240,6 +242,7 @@ void st_msg_attach_data(st_message *m, const st_mime_part *p, const uint8_t *d, 
         st_store_write(w->o, d, n);
     else
         st_hash_update(&w->hash, d, n);
+    st_msg_tnef_data(m, p, d, n);
 }
 
 void st_msg_attach_end(st_message *m, const st_mime_part *p)
@@ -268,6 +271,7 @@ void st_msg_attach_end(st_message *m, const st_mime_part *p)
                         json_boolean(p->decoded_size > m->cfg.attachment_store_max));
     json_object_set_new(e, "missing_bytes", json_integer((json_int_t)p->missing));
     writer_remove(m, w);
+    st_msg_tnef_end(m, p); /* its inner attachments follow the winmail.dat entry */
 }
 
 /* Parts still open when the message is freed without st_message_finish. */
@@ -283,4 +287,5 @@ void st_msg_attach_free(st_message *m)
     m->w = NULL;
     m->nw = m->wcap = 0;
     m->nstore = 0;
+    st_msg_tnef_free(m);
 }

@@ -92,6 +92,8 @@ struct st_message {
 
     json_t *anomalies;
     uint64_t anomalies_dropped;
+
+    struct st_msg_tnef *tnef; /* the winmail.dat part being unpacked, if any */
 };
 
 /* message.c */
@@ -123,5 +125,13 @@ void st_msg_attach_begin(st_message *m, const st_mime_part *p);
 void st_msg_attach_data(st_message *m, const st_mime_part *p, const uint8_t *d, size_t n);
 void st_msg_attach_end(st_message *m, const st_mime_part *p);
 void st_msg_attach_free(st_message *m);
+void st_msg_suspicious(st_message *m, unsigned flags, const char *path);
+
+/* message_tnef.c: a TNEF part's inner attachments, listed after it. */
+int st_msg_tnef_wanted(const st_mime_part *p);
+void st_msg_tnef_begin(st_message *m, const st_mime_part *p);
+void st_msg_tnef_data(st_message *m, const st_mime_part *p, const uint8_t *d, size_t n);
+void st_msg_tnef_end(st_message *m, const st_mime_part *p);
+void st_msg_tnef_free(st_message *m);
 
 #endif

@@ -7,7 +7,7 @@ build="gcc make pkg-config libpcap-dev libnids-dev zlib1g-dev libjansson-dev lib
        libmagic-dev libyara-dev libpcre2-dev"
 case "$1" in
 build)  want="$build" ;;
-test)   want="$build libcmocka-dev python3 tshark" ;;
+test)   want="$build libcmocka-dev python3 tshark tnef" ;;
 bench)  want="$build tcpdump tshark dsniff python3" ;;
 record) want="$build postfix swaks sasl2-bin libsasl2-modules tcpdump python3 openssl iproute2 ethtool" ;;
 fuzz)   want="$build clang libclang-rt-14-dev" ;;

@@ -72,6 +72,10 @@ Not decided by any RFC, taken from Python as is:
 import base64
 import binascii
 import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
 import quopri
 import re
 import sys
@@ -238,6 +242,7 @@ class _Walk:
         self.body = None
         self.body_html = None
         self.attachments = []
+        self.tnef = {}  # mime path of a TNEF part: what tnef(1) unpacks from it
 
     def multipart(self, part, prefix, inside):
         for i, sub in enumerate(part.get_payload(), 1):
@@ -273,6 +278,28 @@ class _Walk:
              "disposition": part.get_content_disposition()}
         a.update(_digest(data))
         self.attachments.append(a)
+        if ct in ("application/ms-tnef", "application/vnd.ms-tnef") or \
+                (name or "").lower() == "winmail.dat":
+            self.tnef[path] = tnef_files(data)
+
+
+def tnef_files(data):
+    """What Debian's tnef(1), an independent decoder, unpacks from a TNEF
+    stream: {file name: sha256}; None when tnef is not installed."""
+    if not shutil.which("tnef"):
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "winmail.dat")
+        out = os.path.join(d, "out")
+        os.mkdir(out)
+        with open(src, "wb") as f:
+            f.write(data)
+        subprocess.run(["tnef", "-f", src, "-C", out], capture_output=True, check=False)
+        files = {}
+        for n in os.listdir(out):
+            with open(os.path.join(out, n), "rb") as f:
+                files[n] = hashlib.sha256(f.read()).hexdigest()
+        return files
 
 
 def oracle(data):
@@ -292,6 +319,7 @@ def oracle(data):
         "body": w.body,
         "body_html": w.body_html,
         "attachments": w.attachments,
+        "tnef": w.tnef,
         "notes": sorted(notes),
         "python_defects": sorted({type(d).__name__ for p in msg.walk() for d in p.defects}),
     }

@@ -73,7 +73,9 @@ class MimeOracleCase(SmtptapCase):
             self.assertEqual(got, [tuple(x) for x in want[key]], "%s: %s" % (label, key))
         self.assertEqual(_norm(msg.get("body")), _norm(want["body"]), label + ": body")
         self.assertEqual(_norm(msg.get("body_html")), _norm(want["body_html"]), label + ": body_html")
-        got_atts = msg.get("attachments") or []
+        all_atts = msg.get("attachments") or []
+        got_atts = [a for a in all_atts if ".tnef." not in a["mime_path"]]
+        self.check_tnef(all_atts, want, label)
         fields = ("mime_path", "content_type", "size", "sha256", "md5", "sha1")
         self.assertEqual([{k: a.get(k) for k in fields} for a in got_atts],
                          [{k: a[k] for k in fields} for a in want["attachments"]],
@@ -88,6 +90,15 @@ class MimeOracleCase(SmtptapCase):
             elif not got.get("truncated"):
                 self.fail(where + ": not stored and not truncated")
         return want
+
+    def check_tnef(self, atts, want, label):
+        """Inner attachments of winmail.dat parts against Debian's tnef(1)."""
+        for path, files in want["tnef"].items():
+            inner = [a for a in atts if a["mime_path"].startswith(path + ".tnef.")]
+            if files is None:
+                self.skipTest("tnef(1) is not installed")
+            self.assertEqual({a["filename"]: a["sha256"] for a in inner}, files,
+                             label + ": TNEF inner attachments of part " + path)
 
     def check_filename(self, got, exp, where):
         if exp is None or len(exp.encode("utf-8")) <= STRING_CAP:
