@@ -84,14 +84,17 @@ static void on_event(void *ctx, const st_mime_event *ev)
     case ST_MIME_EV_PART_BEGIN:
         if (p->kind != ST_MIME_MULTIPART && !st_msg_body_claim(m, p))
             st_msg_attach_begin(m, p);
+        st_msg_uu_begin(m, p);
         break;
     case ST_MIME_EV_DATA:
         if (!st_msg_body_data(m, p, ev->data, ev->len))
             st_msg_attach_data(m, p, ev->data, ev->len);
+        st_msg_uu_data(m, p, ev->data, ev->len);
         break;
     case ST_MIME_EV_PART_END:
         if (p->kind != ST_MIME_MULTIPART && !st_msg_body_end(m, p))
             st_msg_attach_end(m, p);
+        st_msg_uu_end(m, p);
         break;
     case ST_MIME_EV_ANOMALY:
         st_msg_anomaly(m, ev->name ? ev->name : "mime", (const char *)ev->value, ev->value_len,
@@ -165,6 +168,7 @@ void st_message_free(st_message *m)
         return;
     st_mime_free(m->mime);
     st_msg_attach_free(m);
+    st_msg_uu_free(m);
     st_msg_body_free(m);
     st_msg_headers_free(&m->hdr);
     json_decref(m->attachments);

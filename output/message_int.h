@@ -69,6 +69,15 @@ typedef struct st_msg_body {
     size_t len, cap;
 } st_msg_body;
 
+/* An attachment found inside another part's bytes (TNEF, uuencode). */
+typedef struct st_msg_inner {
+    json_t *entry;   /* borrowed: owned by the attachments array */
+    st_store_obj *o; /* NULL: hash only */
+    st_hash hash;
+    uint64_t size;
+    int open;
+} st_msg_inner;
+
 typedef struct st_msg_writer {
     unsigned part_id;
     json_t *entry;   /* borrowed: owned by the attachments array */
@@ -94,6 +103,7 @@ struct st_message {
     uint64_t anomalies_dropped;
 
     struct st_msg_tnef *tnef; /* the winmail.dat part being unpacked, if any */
+    struct st_msg_uu *uu;     /* the text part being searched for uuencoded files */
 };
 
 /* message.c */
@@ -126,6 +136,21 @@ void st_msg_attach_data(st_message *m, const st_mime_part *p, const uint8_t *d, 
 void st_msg_attach_end(st_message *m, const st_mime_part *p);
 void st_msg_attach_free(st_message *m);
 void st_msg_suspicious(st_message *m, unsigned flags, const char *path);
+
+/* message_inner.c: entries for attachments inside another part's bytes. */
+int st_msg_inner_begin(st_message *m, st_msg_inner *x, const char *path);
+void st_msg_inner_data(st_msg_inner *x, const uint8_t *d, size_t n);
+/* filename: stolen (NULL: none); ctype: NULL keeps application/octet-stream */
+void st_msg_inner_end(st_message *m, st_msg_inner *x, json_t *filename, const char *ctype);
+void st_msg_inner_abort(st_msg_inner *x);
+json_t *st_msg_inner_name(st_message *m, const char *charset, const void *name, size_t n,
+                          const char *path);
+
+/* message_uu.c: uuencoded files in a text/plain part, listed after it. */
+void st_msg_uu_begin(st_message *m, const st_mime_part *p);
+void st_msg_uu_data(st_message *m, const st_mime_part *p, const uint8_t *d, size_t n);
+void st_msg_uu_end(st_message *m, const st_mime_part *p);
+void st_msg_uu_free(st_message *m);
 
 /* message_tnef.c: a TNEF part's inner attachments, listed after it. */
 int st_msg_tnef_wanted(const st_mime_part *p);

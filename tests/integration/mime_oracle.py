@@ -267,11 +267,40 @@ class _Walk:
         candidate = not inside and not part.is_attachment() and name is None
         if candidate and ct == "text/plain" and self.body is None:
             self.body = _text(part, data)
+            self.uu_blocks(path, data)
             return
         if candidate and ct == "text/html" and self.body_html is None:
             self.body_html = _text(part, data)
             return
         self.add(part, path, ct, name, data, "leaf")
+        if ct == "text/plain" and part.get("Content-Transfer-Encoding", "").strip().lower() \
+                not in ("x-uuencode", "x-uue", "uuencode", "uue"):
+            self.uu_blocks(path, data)
+
+    def uu_blocks(self, path, data):
+        """uuencoded files inside a text part, decoded with binascii.a2b_uu
+        (an implementation independent of smtptap's)."""
+        name, chunks, n = None, [], 0
+        for line in data.splitlines():
+            m = re.match(rb"^begin [0-7]{1,4} (.+)$", line)
+            if name is None and m:
+                name, chunks = m.group(1), []
+                continue
+            if name is None:
+                continue
+            if line.rstrip() == b"end":
+                n += 1
+                blob = b"".join(chunks)
+                a = {"mime_path": "%s.uu.%d" % (path, n), "content_type": "application/octet-stream",
+                     "filename": name.decode("utf-8", "replace"), "kind": "uu", "disposition": None}
+                a.update(_digest(blob))
+                self.attachments.append(a)
+                name = None
+                continue
+            try:
+                chunks.append(binascii.a2b_uu(line))
+            except binascii.Error:
+                pass  # a bad line is skipped, as smtptap does
 
     def add(self, part, path, ct, name, data, kind):
         a = {"mime_path": path, "content_type": ct, "filename": name, "kind": kind,
