@@ -103,7 +103,10 @@ static unsigned long clock_now;
 static unsigned resolve(const char *label, struct decoder *d)
 {
     char norm[LABEL_MAX + 1];
-    size_t n = 0, len = label ? strlen(label) : 0;
+    const char *none = "";
+    if (!label) /* "no label": the empty one (NULL + 0 is undefined in C) */
+        label = none;
+    size_t n = 0, len = strlen(label);
     const char *s = label, *e = label + len;
 
     memset(d, 0, sizeof(*d));
