@@ -115,6 +115,23 @@ static void idle_append(rs_stream *rs)
         trim_from = rs;
 }
 
+static int salvage_half(rs_stream *rs, int from);
+static void drop_queue(struct half_stream *rcv);
+
+/* Deliver both directions past their holes, and free what libnids queued. */
+static int skip_holes(rs_stream *rs)
+{
+    for (int from = 0; from < 2; from++) {
+        struct half_stream *rcv = from == ST_FROM_CLIENT ? &rs->tcp->server : &rs->tcp->client;
+        if (!rcv->list)
+            continue;
+        if (!salvage_half(rs, from))
+            return 0;
+        drop_queue(rcv);
+    }
+    return 1;
+}
+
 static void trim_half(struct half_stream *h)
 {
     if (h->data && h->count == h->offset) { /* nothing kept: safe outside callbacks */
@@ -124,14 +141,21 @@ static void trim_half(struct half_stream *h)
     }
 }
 
+/* A stream silent for seconds will not see its holes filled now (a
+ * retransmission comes within a second or so): deliver what waits behind
+ * them and give the buffers back. */
 static void trim_idle(long now)
 {
     while (trim_from && trim_from->last_sec + ST_REASM_TRIM_AFTER <= now) {
-        trim_half(&trim_from->tcp->client);
-        trim_half(&trim_from->tcp->server);
+        rs_stream *rs = trim_from;
+        trim_from = rs->next;
+        if (!skip_holes(rs))
+            continue; /* the consumer dropped it */
+        trim_half(&rs->tcp->client);
+        trim_half(&rs->tcp->server);
+        counters.trimmed++;
         if (ops.idle)
-            ops.idle(app, trim_from->user);
-        trim_from = trim_from->next;
+            ops.idle(app, rs->user);
     }
 }
 
@@ -230,6 +254,22 @@ static int salvage(rs_stream *rs)
     return salvage_half(rs, ST_FROM_CLIENT) && salvage_half(rs, ST_FROM_SERVER);
 }
 
+/* After salvage_half the queued segments are all delivered; libnids would
+ * keep them (up to 64 KiB a direction) until the stream ends. Only outside
+ * libnids: prune_queue holds a pointer to the list across our hook. */
+static void drop_queue(struct half_stream *rcv)
+{
+    struct skbuff *p = rcv->list;
+    while (p) {
+        struct skbuff *next = p->next;
+        free(p->data);
+        free(p);
+        p = next;
+    }
+    rcv->list = rcv->listtail = NULL;
+    rcv->rmem_alloc = 0;
+}
+
 /* A hole is certain once the receiver acknowledged bytes we never saw, and
  * not worth waiting for once the queue behind it is large. */
 static void check_holes(rs_stream *rs)
@@ -244,6 +284,7 @@ static void check_holes(rs_stream *rs)
         if (rcv->rmem_alloc > cfg.ooo_limit || seq_after(rcv->ack_seq, exp)) {
             if (!salvage_half(rs, from))
                 return;
+            drop_queue(rcv);
         }
     }
 }

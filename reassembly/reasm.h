@@ -94,6 +94,7 @@ typedef struct st_reasm_counters {
     uint64_t reused;         /* streams closed because their 4-tuple was reused */
     uint64_t evicted;        /* streams evicted because the table was full */
     uint64_t one_sided;      /* handshakes completed for captures without the server side */
+    uint64_t trimmed;        /* idle streams whose buffers were given back */
     uint64_t nids_warnings[10]; /* libnids warnings by NIDS_WARN_* subtype */
 } st_reasm_counters;
 
