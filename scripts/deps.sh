@@ -3,7 +3,7 @@
 # PURPOSE: build | test | bench | record | fuzz.  Runs apt-get only when a
 # package is missing, so a prepared machine pays nothing.
 set -e
-build="gcc make pkg-config libpcap-dev libnids-dev zlib1g-dev libjansson-dev libssl-dev
+build="gcc make pkg-config python3 libpcap-dev libnids-dev zlib1g-dev libjansson-dev libssl-dev
        libmagic-dev libyara-dev libpcre2-dev"
 case "$1" in
 build)  want="$build" ;;
