@@ -31,6 +31,9 @@ extern const st_reasm_ops st_session_ops;
 
 /* Write one finished record as a line of sessions.jsonl (steals rec). */
 void st_core_emit(st_core *core, json_t *rec);
+/* The same for a record already serialised (steals line; NULL counts as
+ * an output error). */
+void st_core_emit_text(st_core *core, char *line);
 
 /* One message file (core/msgfile.c): dirfd and name as for openat(2),
  * shown is the path written in the record and in errors, source is "eml"

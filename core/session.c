@@ -182,10 +182,11 @@ static void session_close(void *app, void *stream, st_close_reason why,
     st_smtp_finish(s->smtp);
     if (st_smtp_detected(s->smtp)) {
         st_record_note(s->rec, "tunnel", st_tunnel_name(&s->tunnel));
-        json_t *rec = st_record_finish(s->rec, why, stats, ts);
-        c->stats.transactions += json_array_size(json_object_get(rec, "transactions"));
+        size_t ntx = 0;
+        char *line = st_record_finish(s->rec, why, stats, ts, &ntx);
+        c->stats.transactions += ntx;
         c->stats.missing_bytes += stats[0].missing + stats[1].missing;
-        st_core_emit(c, rec);
+        st_core_emit_text(c, line);
     }
     session_free(s);
 }

@@ -31,15 +31,20 @@ const char *smtptap_version(void)
     return ST_VERSION;
 }
 
-void st_core_emit(st_core *c, json_t *rec)
+void st_core_emit_text(st_core *c, char *line)
 {
-    if (json_dumpf(rec, c->jsonl, JSON_COMPACT | JSON_ENSURE_ASCII) != 0 ||
-        fputc('\n', c->jsonl) == EOF)
+    if (!line || fputs(line, c->jsonl) == EOF || fputc('\n', c->jsonl) == EOF)
         c->stats.output_errors++;
     else
         c->stats.sessions++;
     if (c->flush_each)
         fflush(c->jsonl);
+    free(line);
+}
+
+void st_core_emit(st_core *c, json_t *rec)
+{
+    st_core_emit_text(c, rec ? json_dumps(rec, ST_RECORD_JSON_FLAGS) : NULL);
     json_decref(rec);
 }
 

@@ -19,8 +19,13 @@
 struct st_record {
     st_record_limits lim;
     json_t *root;
-    json_t *txs;
-    json_t *tx; /* borrowed: lives in txs */
+    json_t *txs; /* holds the open transaction only */
+    json_t *tx;  /* borrowed: lives in txs */
+    size_t tx_rcpts; /* recipients seen in the open transaction */
+    /* Transactions already over, as JSON text: a jansson tree costs several
+     * times its text, and a session may stay open for minutes. */
+    char *done;
+    size_t done_len, done_cap, n_done;
     json_t *anomalies;
     size_t tx_over_cap, anomalies_over_cap;
     int tx_ignored; /* the current transaction is past the cap */
@@ -98,6 +103,7 @@ void st_record_free(st_record *r)
     json_decref(r->txs);
     json_decref(r->anomalies);
     json_decref(r->root);
+    free(r->done);
     free(r);
 }
 
@@ -138,7 +144,8 @@ static void tx_open(st_record *r, const char *from, const char *params)
 {
     r->tx = NULL;
     r->tx_ignored = 0;
-    if (json_array_size(r->txs) >= r->lim.max_transactions) {
+    r->tx_rcpts = 0;
+    if (r->n_done >= r->lim.max_transactions) {
         if (r->tx_over_cap++ == 0)
             st_record_anomaly(r, "too_many_transactions", NULL);
         r->tx_ignored = 1;
@@ -171,10 +178,9 @@ static void on_rcpt(st_record *r, const st_smtp_event *ev)
     if (!tx)
         return;
     json_t *ok = json_object_get(tx, "rcpt_to"), *bad = json_object_get(tx, "rcpt_rejected");
-    if (json_array_size(ok) + json_array_size(bad) >= r->lim.max_rcpts) {
-        if (json_array_size(ok) + json_array_size(bad) == r->lim.max_rcpts)
+    if (r->tx_rcpts++ >= r->lim.max_rcpts) {
+        if (r->tx_rcpts == r->lim.max_rcpts + 1)
             st_record_anomaly(r, "too_many_rcpts", NULL);
-        json_array_append_new(bad, json_null()); /* counts, so the anomaly fires once */
         return;
     }
     /* A recipient without any reply (one-sided capture) counts as accepted. */
@@ -220,6 +226,36 @@ static void on_tls(st_record *r, const st_smtp_event *ev)
         json_object_set_new(st, "encrypted", json_boolean(ev->flag));
 }
 
+/* The open transaction is over: keep it as text from now on. */
+static void tx_seal(st_record *r)
+{
+    if (!r->tx)
+        return;
+    char *text = json_dumps(r->tx, ST_RECORD_JSON_FLAGS);
+    size_t n = text ? strlen(text) : 0, need = r->done_len + n + 2;
+    if (text && need > r->done_cap) {
+        size_t cap = r->done_cap ? r->done_cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        char *d = realloc(r->done, cap);
+        if (d) {
+            r->done = d;
+            r->done_cap = cap;
+        }
+    }
+    if (text && need <= r->done_cap) {
+        if (r->n_done)
+            r->done[r->done_len++] = ',';
+        memcpy(r->done + r->done_len, text, n);
+        r->done_len += n;
+        r->done[r->done_len] = 0;
+        r->n_done++;
+    }
+    free(text);
+    json_array_clear(r->txs);
+    r->tx = NULL;
+}
+
 static void on_tx_end(st_record *r, const st_smtp_event *ev)
 {
     json_t *tx = r->tx;
@@ -227,7 +263,7 @@ static void on_tx_end(st_record *r, const st_smtp_event *ev)
         json_object_set_new(tx, "reply", reply_json(r, &ev->reply));
         json_object_set_new(tx, "status", json_string(status_name(ev->status)));
     }
-    r->tx = NULL;
+    tx_seal(r);
     r->tx_ignored = 0;
 }
 
@@ -290,28 +326,38 @@ static json_t *per_dir(uint64_t client, uint64_t server)
     return json_pack("{s:I, s:I}", "client", (json_int_t)client, "server", (json_int_t)server);
 }
 
-/* Drop the placeholders that only counted recipients past the cap. */
-static void trim_rcpt_placeholders(json_t *txs)
+/* The record as one line of JSON text, the sealed transactions spliced in
+ * where the (empty) transactions array stands. A JSON string never holds
+ * an unescaped quote, so the key is found only where it is a key. */
+static char *splice(st_record *r)
 {
-    size_t i, j;
-    json_t *tx;
-    json_array_foreach(txs, i, tx)
-    {
-        json_t *bad = json_object_get(tx, "rcpt_rejected");
-        for (j = json_array_size(bad); j-- > 0;)
-            if (json_is_null(json_array_get(bad, j)))
-                json_array_remove(bad, j);
+    static const char key[] = "\"transactions\":[]";
+    char *head = json_dumps(r->root, ST_RECORD_JSON_FLAGS);
+    char *at = head ? strstr(head, key) : NULL;
+    if (!at) {
+        free(head);
+        return NULL;
     }
+    size_t pre = (size_t)(at - head) + sizeof key - 2, rest = strlen(at + sizeof key - 2);
+    char *out = malloc(pre + r->done_len + rest + 1);
+    if (out) {
+        memcpy(out, head, pre);
+        memcpy(out + pre, r->done ? r->done : "", r->done_len);
+        memcpy(out + pre + r->done_len, at + sizeof key - 2, rest + 1);
+    }
+    free(head);
+    return out;
 }
 
-json_t *st_record_finish(st_record *r, st_close_reason why, const st_half_stats st[2],
-                         const struct timeval *ts_end)
+char *st_record_finish(st_record *r, st_close_reason why, const st_half_stats st[2],
+                       const struct timeval *ts_end, size_t *n_transactions)
 {
     char when[40];
     st_format_time(ts_end, when, sizeof when);
-    if (r->tx) /* the SMTP layer always ends its transactions; be safe anyway */
+    if (r->tx) { /* the SMTP layer always ends its transactions; be safe anyway */
         json_object_set_new(r->tx, "status", json_string("incomplete"));
-    trim_rcpt_placeholders(r->txs);
+        tx_seal(r);
+    }
     if (r->anomalies_over_cap) {
         json_t *a = json_pack("{s:s, s:I}", "name", "too_many_anomalies", "detail",
                               (json_int_t)r->anomalies_over_cap);
@@ -322,7 +368,6 @@ json_t *st_record_finish(st_record *r, st_close_reason why, const st_half_stats 
     json_object_set_new(r->root, "bytes", per_dir(st[0].bytes, st[1].bytes));
     json_object_set_new(r->root, "packets", per_dir(st[0].packets, st[1].packets));
     json_object_set_new(r->root, "missing_bytes", per_dir(st[0].missing, st[1].missing));
-    json_t *out = r->root;
-    r->root = NULL;
-    return out;
+    *n_transactions = r->n_done;
+    return splice(r);
 }

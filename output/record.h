@@ -45,10 +45,13 @@ void st_record_anomaly(st_record *r, const char *name, const char *detail);
 /* Set a top-level string field of the record (NULL value: null). */
 void st_record_note(st_record *r, const char *key, const char *value);
 
-/* Completes the record; the caller owns the result. r stays valid for
- * st_record_free only. */
-json_t *st_record_finish(st_record *r, st_close_reason why, const st_half_stats stats[2],
-                         const struct timeval *ts_end);
+/* How records are serialised (also by st_core_emit). */
+#define ST_RECORD_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII)
+
+/* Completes the record: one line of JSON text (no newline) the caller
+ * frees, NULL when out of memory. r stays valid for st_record_free only. */
+char *st_record_finish(st_record *r, st_close_reason why, const st_half_stats stats[2],
+                       const struct timeval *ts_end, size_t *n_transactions);
 
 /* Helpers shared with the message record. */
 json_t *st_json_string(const char *s, size_t cap); /* valid UTF-8, at most cap bytes */
