@@ -16,6 +16,12 @@ struct smtptap_config {
     long message_store_max;    /* bytes of one message stored; larger: hashed, not stored */
     long attachment_store_max; /* bytes of one attachment stored; larger: hashed, not stored */
     long body_max;             /* bytes of body / body_html kept in the record */
+    /* MIME limits */
+    long mime_header_bytes;
+    long mime_max_headers;
+    long mime_max_depth;
+    long mime_max_parts;
+    long max_attachments;
     /* stoQ smtp plugin options, same names and meaning */
     int omit_body;
     char *always_dispatch;

@@ -87,6 +87,11 @@ static void message_config(st_core *c)
     c->msg_config.attachment_store_max = (uint64_t)c->cfg->attachment_store_max;
     c->msg_config.body_max = (size_t)c->cfg->body_max;
     c->msg_config.omit_body = c->cfg->omit_body;
+    c->msg_config.max_attachments = (size_t)c->cfg->max_attachments;
+    c->msg_config.mime.max_header_bytes = (size_t)c->cfg->mime_header_bytes;
+    c->msg_config.mime.max_headers = (size_t)c->cfg->mime_max_headers;
+    c->msg_config.mime.max_depth = (unsigned)c->cfg->mime_max_depth;
+    c->msg_config.mime.max_parts = (size_t)c->cfg->mime_max_parts;
 }
 
 static void free_core(smtptap *t)

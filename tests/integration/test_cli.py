@@ -129,6 +129,16 @@ class Cli(SmtptapCase):
         run = smtptap("--set", "store_messages=0", "-r", self.first)
         self.assertIsNone(run.records[0]["transactions"][0]["message"]["eml"])
 
+    def test_mime_limits_are_options(self):
+        eml = os.path.join(os.path.dirname(BIN), "..", "..", "tests", "mime", "01-nested-4-levels.eml")
+        whole = smtptap("--eml", eml).records[0]["transactions"][0]["message"]
+        self.assertFalse(any(a["name"] == "depth_exceeded" for a in whole["anomalies"]))
+        cut = smtptap("--mime-max-depth=2", "--max-attachments", "1", "--eml", eml)
+        m = cut.records[0]["transactions"][0]["message"]
+        self.assertTrue(any(a["name"] == "depth_exceeded" for a in m["anomalies"]), m["anomalies"])
+        self.assertEqual(len(m["attachments"]), 1)
+        self.assertTrue(any(a["name"] == "too_many_attachments" for a in m["anomalies"]))
+
     def test_usage_errors(self):
         for args in (["--no-such-option"], [], ["--idle-timeout=abc", "-r", self.first],
                      ["-r"]):
