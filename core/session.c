@@ -24,8 +24,8 @@ typedef struct st_session {
     st_message *mx;    /* its MIME extraction */
     uint64_t msg_missing;
     st_tunnel tunnel; /* a proxy handshake before the SMTP dialogue */
-    int msg_open;  /* between the first byte (or end) of a message and its end */
-    int msg_ended; /* its end was seen */
+    int msg_open;     /* between the first byte (or end) of a message and its end */
+    int msg_ended;    /* its end was seen */
 } st_session;
 
 static json_t *message_json(st_session *s, const st_store_result *r)

@@ -22,7 +22,7 @@
 
 struct smtptap {
     st_core core;
-    st_source *current;           /* for smtptap_stop */
+    st_source *current; /* for smtptap_stop */
     volatile sig_atomic_t stopping;
 };
 

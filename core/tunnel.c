@@ -161,8 +161,7 @@ static void hold(st_tunnel *t, int dir, const uint8_t *d, size_t n, st_tunnel_ou
     }
 }
 
-void st_tunnel_feed(st_tunnel *t, int dir, const uint8_t *d, size_t n, st_tunnel_out out,
-                    void *ctx)
+void st_tunnel_feed(st_tunnel *t, int dir, const uint8_t *d, size_t n, st_tunnel_out out, void *ctx)
 {
     if (n == 0)
         return;

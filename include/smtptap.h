@@ -88,15 +88,15 @@ int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, si
 void smtptap_stop(smtptap *t);
 
 typedef struct smtptap_stats {
-    uint64_t packets, bytes;     /* read from sources */
-    uint64_t streams;            /* TCP streams followed */
-    uint64_t sessions;           /* SMTP session records written */
-    uint64_t transactions;       /* in them */
-    uint64_t messages;           /* messages recovered */
-    uint64_t messages_stored;    /* of which newly or already in OUT/messages */
-    uint64_t missing_bytes;      /* skipped in holes */
-    uint64_t pcap_dropped;       /* kernel drops (live) */
-    uint64_t output_errors;      /* records or files that could not be written */
+    uint64_t packets, bytes;  /* read from sources */
+    uint64_t streams;         /* TCP streams followed */
+    uint64_t sessions;        /* SMTP session records written */
+    uint64_t transactions;    /* in them */
+    uint64_t messages;        /* messages recovered */
+    uint64_t messages_stored; /* of which newly or already in OUT/messages */
+    uint64_t missing_bytes;   /* skipped in holes */
+    uint64_t pcap_dropped;    /* kernel drops (live) */
+    uint64_t output_errors;   /* records or files that could not be written */
 } smtptap_stats;
 
 void smtptap_get_stats(const smtptap *t, smtptap_stats *s);

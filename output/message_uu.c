@@ -21,7 +21,7 @@
 typedef struct st_msg_uu {
     st_uu dec;
     unsigned part_id;
-    unsigned n;     /* blocks opened */
+    unsigned n; /* blocks opened */
     char path[64];
     st_msg_inner cur;
 } st_msg_uu;

@@ -19,8 +19,8 @@
 struct st_record {
     st_record_limits lim;
     json_t *root;
-    json_t *txs; /* holds the open transaction only */
-    json_t *tx;  /* borrowed: lives in txs */
+    json_t *txs;     /* holds the open transaction only */
+    json_t *tx;      /* borrowed: lives in txs */
     size_t tx_rcpts; /* recipients seen in the open transaction */
     /* Transactions already over, as JSON text: a jansson tree costs several
      * times its text, and a session may stay open for minutes. */
@@ -207,8 +207,8 @@ static void on_auth(st_record *r, const st_smtp_event *ev)
 {
     json_t *success = ev->flag < 0 ? json_null() : json_boolean(ev->flag);
     json_object_set_new(r->root, "auth",
-                        json_pack("{s:o, s:o, s:o, s:o}", "mechanism", wire(r, ev->arg),
-                                  "username", wire(r, ev->user), "success", success, "reply",
+                        json_pack("{s:o, s:o, s:o, s:o}", "mechanism", wire(r, ev->arg), "username",
+                                  wire(r, ev->user), "success", success, "reply",
                                   reply_json(r, &ev->reply)));
 }
 

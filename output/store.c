@@ -19,10 +19,10 @@
 #define ST_STORE_BUF 8192
 
 struct st_store {
-    char *base;    /* <root>/<dir> */
-    char *rel;     /* <dir> */
+    char *base; /* <root>/<dir> */
+    char *rel;  /* <dir> */
     char suffix[16];
-    uint64_t seq;  /* tmp file names */
+    uint64_t seq; /* tmp file names */
     uint64_t errors;
 };
 

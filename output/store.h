@@ -24,11 +24,11 @@ typedef struct st_store_obj st_store_obj;
 
 typedef struct st_store_result {
     st_digest digest;
-    uint64_t size;       /* bytes written to the object (hashed) */
-    int stored;          /* 1 when the file is in the store (new or already there) */
-    int truncated;       /* the cap was hit: not stored, hashes still cover everything */
-    int write_error;     /* errno of the first failed write/rename, 0 if none */
-    char path[160];      /* relative to the output root, "" when not stored */
+    uint64_t size;   /* bytes written to the object (hashed) */
+    int stored;      /* 1 when the file is in the store (new or already there) */
+    int truncated;   /* the cap was hit: not stored, hashes still cover everything */
+    int write_error; /* errno of the first failed write/rename, 0 if none */
+    char path[160];  /* relative to the output root, "" when not stored */
 } st_store_result;
 
 /* dir is e.g. "messages" or "files"; suffix e.g. ".eml" or "". */

@@ -74,7 +74,7 @@ static pcap_t *dead;
 static struct pcap_pkthdr hdr; /* libnids keeps a pointer to it: static */
 static rs_stream *idle_head, *idle_tail;
 static rs_stream *trim_from; /* every stream before it in the idle list is trimmed */
-static int in_nids;             /* inside nids_pcap_handler */
+static int in_nids;          /* inside nids_pcap_handler */
 static st_close_reason exit_reason = ST_CLOSE_EOF;
 static long last_sweep;
 static struct tcp_stream *synthesized; /* the stream we just gave a made-up SYN-ACK */

@@ -71,30 +71,30 @@ typedef struct st_reasm_ops {
 } st_reasm_ops;
 
 typedef struct st_reasm_config {
-    int max_streams;   /* concurrent TCP streams (libnids table); default 32768 */
-    int idle_timeout;  /* seconds of packet time without a packet; default 300 */
-    int ooo_limit;     /* bytes queued behind a hole before it is skipped; default 32768 */
+    int max_streams;  /* concurrent TCP streams (libnids table); default 32768 */
+    int idle_timeout; /* seconds of packet time without a packet; default 300 */
+    int ooo_limit;    /* bytes queued behind a hole before it is skipped; default 32768 */
 } st_reasm_config;
 
 typedef struct st_reasm_counters {
-    uint64_t packets;        /* frames given to st_reasm_packet */
-    uint64_t bytes;          /* their captured bytes */
-    uint64_t not_ip;         /* link layer said not IP */
-    uint64_t l2_errors;      /* truncated or unsupported link-layer frames */
-    uint64_t ip_errors;      /* bad IPv4/IPv6 headers */
-    uint64_t not_tcp;        /* IP but not TCP */
-    uint64_t ipv6_tcp;       /* IPv6 TCP packets mapped for libnids */
-    uint64_t ipv6_fragments; /* IPv6 fragments (not reassembled) */
-    uint64_t ipv6_map_full;  /* IPv6 packets dropped: address map full */
-    uint64_t reserved_v4;    /* real IPv4 packets in 240.0/16, dropped (our v6 map) */
-    uint64_t streams;        /* streams handed to open() */
-    uint64_t holes;          /* holes skipped */
-    uint64_t hole_bytes;     /* bytes in them */
-    uint64_t idle_closed;    /* streams closed by the idle sweep */
-    uint64_t reused;         /* streams closed because their 4-tuple was reused */
-    uint64_t evicted;        /* streams evicted because the table was full */
-    uint64_t one_sided;      /* handshakes completed for captures without the server side */
-    uint64_t trimmed;        /* idle streams whose buffers were given back */
+    uint64_t packets;           /* frames given to st_reasm_packet */
+    uint64_t bytes;             /* their captured bytes */
+    uint64_t not_ip;            /* link layer said not IP */
+    uint64_t l2_errors;         /* truncated or unsupported link-layer frames */
+    uint64_t ip_errors;         /* bad IPv4/IPv6 headers */
+    uint64_t not_tcp;           /* IP but not TCP */
+    uint64_t ipv6_tcp;          /* IPv6 TCP packets mapped for libnids */
+    uint64_t ipv6_fragments;    /* IPv6 fragments (not reassembled) */
+    uint64_t ipv6_map_full;     /* IPv6 packets dropped: address map full */
+    uint64_t reserved_v4;       /* real IPv4 packets in 240.0/16, dropped (our v6 map) */
+    uint64_t streams;           /* streams handed to open() */
+    uint64_t holes;             /* holes skipped */
+    uint64_t hole_bytes;        /* bytes in them */
+    uint64_t idle_closed;       /* streams closed by the idle sweep */
+    uint64_t reused;            /* streams closed because their 4-tuple was reused */
+    uint64_t evicted;           /* streams evicted because the table was full */
+    uint64_t one_sided;         /* handshakes completed for captures without the server side */
+    uint64_t trimmed;           /* idle streams whose buffers were given back */
     uint64_t nids_warnings[10]; /* libnids warnings by NIDS_WARN_* subtype */
 } st_reasm_counters;
 

@@ -35,9 +35,9 @@ typedef enum {
 } st_dir;
 
 typedef enum {
-    ST_SMTP_EV_BANNER,     /* reply: the server greeting (any code) */
-    ST_SMTP_EV_HELO,       /* verb, arg, reply; ext/n_ext: EHLO keywords */
-    ST_SMTP_EV_AUTH,       /* arg: mechanism, user (or NULL), reply, flag: 1 ok, 0 failed, -1 unknown */
+    ST_SMTP_EV_BANNER, /* reply: the server greeting (any code) */
+    ST_SMTP_EV_HELO,   /* verb, arg, reply; ext/n_ext: EHLO keywords */
+    ST_SMTP_EV_AUTH,   /* arg: mechanism, user (or NULL), reply, flag: 1 ok, 0 failed, -1 unknown */
     ST_SMTP_EV_STARTTLS,   /* reply; flag: 1 when the server said 220 */
     ST_SMTP_EV_TLS,        /* flag: 1 the bytes after STARTTLS are TLS (parsing stops),
                               0 they are plaintext (decrypted capture; parsing goes on) */
@@ -54,10 +54,10 @@ typedef enum {
 } st_smtp_ev_type;
 
 typedef enum {
-    ST_TX_ACCEPTED = 0,  /* server replied 2xx to the end of the message */
-    ST_TX_REJECTED,      /* MAIL, DATA/BDAT or the final reply was 4xx/5xx, or no accepted RCPT */
-    ST_TX_ABORTED,       /* RSET, EHLO/HELO, or QUIT before the message was complete */
-    ST_TX_INCOMPLETE,    /* session ended (or a gap) before the server's final word */
+    ST_TX_ACCEPTED = 0, /* server replied 2xx to the end of the message */
+    ST_TX_REJECTED,     /* MAIL, DATA/BDAT or the final reply was 4xx/5xx, or no accepted RCPT */
+    ST_TX_ABORTED,      /* RSET, EHLO/HELO, or QUIT before the message was complete */
+    ST_TX_INCOMPLETE,   /* session ended (or a gap) before the server's final word */
 } st_tx_status;
 
 typedef struct st_smtp_reply {
@@ -67,18 +67,18 @@ typedef struct st_smtp_reply {
 
 typedef struct st_smtp_event {
     st_smtp_ev_type type;
-    const char *verb;    /* as defined per type above, upper-cased for commands */
+    const char *verb; /* as defined per type above, upper-cased for commands */
     const char *arg;
-    const char *params;  /* ESMTP parameters of MAIL/RCPT, NULL if none */
-    const char *user;    /* AUTH user name (PLAIN authcid / LOGIN user), never a password */
+    const char *params; /* ESMTP parameters of MAIL/RCPT, NULL if none */
+    const char *user;   /* AUTH user name (PLAIN authcid / LOGIN user), never a password */
     st_smtp_reply reply;
     int flag;
     st_tx_status status;
     const char *const *ext; /* HELO: the EHLO keyword lines after the first reply line */
     size_t n_ext;
-    const uint8_t *data;    /* MSG_DATA */
+    const uint8_t *data; /* MSG_DATA */
     size_t len;
-    uint64_t gap;           /* MSG_GAP */
+    uint64_t gap; /* MSG_GAP */
 } st_smtp_event;
 
 typedef void (*st_smtp_event_fn)(void *ctx, const st_smtp_event *ev);

@@ -126,7 +126,7 @@ struct st_smtp {
     size_t n_ext_cap;
     /* client side */
     int cmode, dstate, data_started, bdat_last, bdat_open, helo_cmd;
-    int data_gap; /* bytes of the DATA content in progress were lost */
+    int data_gap;        /* bytes of the DATA content in progress were lost */
     int mail_after_helo; /* the client said EHLO/HELO, then MAIL */
     uint64_t bdat_left;
     st_smtp_auth auth;

@@ -31,7 +31,10 @@ typedef struct {
     size_t len;
 } turn;
 
-#define T(d, lit) {d, lit, sizeof(lit) - 1}
+#define T(d, lit)                                                                                  \
+    {                                                                                              \
+        d, lit, sizeof(lit) - 1                                                                    \
+    }
 
 /* Feed the turns with every turn cut at every position; expect the same. */
 static void check(const turn *t, size_t nt, const char *want_c, const char *want_s,
@@ -83,7 +86,8 @@ static void test_socks5_with_password(void **state)
         T(0, "\x01\x04user\x04pass"),
         T(1, "\x01\x00"),
         T(0, "\x05\x01\x00\x03\x0amx.example\x00\x19"),
-        T(1, "\x05\x00\x00\x01\x0a\x00\x00\x01\x00\x19" "220 hi\r\n"),
+        T(1, "\x05\x00\x00\x01\x0a\x00\x00\x01\x00\x19"
+             "220 hi\r\n"),
         T(0, "EHLO x\r\n"),
     };
     check(t, 7, "EHLO x\r\n", "220 hi\r\n", "socks5");
@@ -93,8 +97,11 @@ static void test_socks4a(void **state)
 {
     (void)state;
     static const turn t[] = {
-        T(0, "\x04\x01\x00\x19\x00\x00\x00\x01" "bob\x00" "mx.example\x00"),
-        T(1, "\x00\x5a\x00\x19\x0a\x00\x00\x01" "220 hi\r\n"),
+        T(0, "\x04\x01\x00\x19\x00\x00\x00\x01"
+             "bob\x00"
+             "mx.example\x00"),
+        T(1, "\x00\x5a\x00\x19\x0a\x00\x00\x01"
+             "220 hi\r\n"),
         T(0, "HELO x\r\n"),
     };
     check(t, 3, "HELO x\r\n", "220 hi\r\n", "socks4");
