@@ -1,18 +1,10 @@
 /*
- * reasm.c - libnids glue: feeding, callbacks, holes, idle sweep.
+ * reasm.c - libnids glue: feeding, callbacks, a stream's life.
  *
  * Per packet: decode the link layer, map IPv6 to stand-in IPv4, feed
  * libnids through a DLT_RAW dead handle, then look the stream up again to
  * count the packet, refresh its idle clock and skip a hole that libnids
- * would otherwise wait on forever (libnids has no gap handling at all).
- *
- * Holes: libnids queues segments that arrive after a hole and delivers
- * nothing more until the hole fills; it frees the whole queue silently
- * once it passes 64 KiB. We read that queue (struct skbuff, mirrored
- * below from libnids 1.26 src/tcp.h; the only private layout we rely on)
- * and deliver it ourselves, announcing the missing bytes, then advance the
- * half-stream's count/offset past it. This is the one place where we
- * write libnids state; both fields are public in nids.h.
+ * would otherwise wait on forever (holes.c; idle.c for the idle list).
  *
  * Only outside libnids callbacks do we free streams (inside them libnids
  * still uses the stream after we return).
@@ -31,133 +23,15 @@
 
 #include "capture/ip6.h"
 #include "capture/l2.h"
+#include "reassembly/stream.h"
 #include "reassembly/v6map.h"
 
-#if NIDS_MAJOR != 1 || NIDS_MINOR != 26
-#error "reasm.c mirrors struct skbuff of libnids 1.26; check src/tcp.h of this version"
-#endif
-
-/* libnids 1.26 src/tcp.h, private there: the out-of-order queue entry. */
-struct skbuff {
-    struct skbuff *next;
-    struct skbuff *prev;
-    void *data;
-    u_int len;
-    u_int truesize;
-    u_int urg_ptr;
-    char fin;
-    char urg;
-    u_int seq;
-    u_int ack;
-};
-
-typedef struct rs_stream {
-    struct tcp_stream *tcp;
-    struct tuple4 tuple;
-    void *user;
-    st_half_stats st[2];
-    long last_sec;
-    struct rs_stream *prev, *next; /* idle list, least recently active first */
-    int dropped;                   /* consumer lost interest while inside libnids */
-    int one_sided;                 /* only the client's packets are in the capture */
-} rs_stream;
-
-/* A stream silent this long gives its libnids receive buffers back; many
- * sessions sit idle for minutes before they time out. */
-#define ST_REASM_TRIM_AFTER 2 /* seconds of packet time */
-
-static st_reasm_ops ops;
-static void *app;
-static st_reasm_config cfg;
-static st_reasm_counters counters;
 static pcap_t *dead;
-static struct pcap_pkthdr hdr; /* libnids keeps a pointer to it: static */
-static rs_stream *idle_head, *idle_tail;
-static rs_stream *trim_from; /* every stream before it in the idle list is trimmed */
-static int in_nids;          /* inside nids_pcap_handler */
 static st_close_reason exit_reason = ST_CLOSE_EOF;
-static long last_sweep;
 static struct tcp_stream *synthesized; /* the stream we just gave a made-up SYN-ACK */
 static uint8_t v6buf[20 + 65535];
 
-static inline int seq_after(uint32_t a, uint32_t b)
-{
-    return (int32_t)(a - b) > 0;
-}
-
-/* ---- the idle list ------------------------------------------------------ */
-
-static void idle_unlink(rs_stream *rs)
-{
-    if (rs == trim_from)
-        trim_from = rs->next;
-    if (rs->prev)
-        rs->prev->next = rs->next;
-    else
-        idle_head = rs->next;
-    if (rs->next)
-        rs->next->prev = rs->prev;
-    else
-        idle_tail = rs->prev;
-    rs->prev = rs->next = NULL;
-}
-
-static void idle_append(rs_stream *rs)
-{
-    rs->prev = idle_tail;
-    rs->next = NULL;
-    if (idle_tail)
-        idle_tail->next = rs;
-    else
-        idle_head = rs;
-    idle_tail = rs;
-    if (!trim_from)
-        trim_from = rs;
-}
-
-static int salvage_half(rs_stream *rs, int from);
-static void drop_queue(struct half_stream *rcv);
-
-/* Deliver both directions past their holes, and free what libnids queued. */
-static int skip_holes(rs_stream *rs)
-{
-    for (int from = 0; from < 2; from++) {
-        struct half_stream *rcv = from == ST_FROM_CLIENT ? &rs->tcp->server : &rs->tcp->client;
-        if (!rcv->list)
-            continue;
-        if (!salvage_half(rs, from))
-            return 0;
-        drop_queue(rcv);
-    }
-    return 1;
-}
-
-static void trim_half(struct half_stream *h)
-{
-    if (h->data && h->count == h->offset) { /* nothing kept: safe outside callbacks */
-        free(h->data);
-        h->data = NULL;
-        h->bufsize = 0;
-    }
-}
-
-/* A stream silent for seconds will not see its holes filled now (a
- * retransmission comes within a second or so): deliver what waits behind
- * them and give the buffers back. */
-static void trim_idle(long now)
-{
-    while (trim_from && trim_from->last_sec + ST_REASM_TRIM_AFTER <= now) {
-        rs_stream *rs = trim_from;
-        trim_from = rs->next;
-        if (!skip_holes(rs))
-            continue; /* the consumer dropped it */
-        trim_half(&rs->tcp->client);
-        trim_half(&rs->tcp->server);
-        counters.trimmed++;
-        if (ops.idle)
-            ops.idle(app, rs->user);
-    }
-}
+st_rs_state st_rs;
 
 /* ---- endpoints ---------------------------------------------------------- */
 
@@ -177,9 +51,9 @@ static void endpoint_of(st_endpoint *ep, u_int addr_be, u_short port)
 
 /* ---- delivery ----------------------------------------------------------- */
 
-static void rs_release(rs_stream *rs)
+void st_rs_release(st_rs_stream *rs)
 {
-    idle_unlink(rs);
+    st_rs_idle_unlink(rs);
     if (st_v6map_is_mapped(rs->tuple.saddr))
         st_v6map_unref(rs->tuple.saddr);
     if (st_v6map_is_mapped(rs->tuple.daddr))
@@ -188,115 +62,35 @@ static void rs_release(rs_stream *rs)
 }
 
 /* The consumer no longer wants the stream: stop collecting it. */
-static void rs_drop(rs_stream *rs)
+void st_rs_drop(st_rs_stream *rs)
 {
     struct tcp_stream *a = rs->tcp;
     a->user = NULL;
     a->client.collect = 0;
     a->server.collect = 0;
     rs->dropped = 1;
-    rs_release(rs);
-    if (!in_nids)
+    st_rs_release(rs);
+    if (!st_rs.in_nids)
         nids_free_tcp_stream(a);
 }
 
-static int deliver(rs_stream *rs, int from, const uint8_t *p, size_t n)
+int st_rs_deliver(st_rs_stream *rs, int from, const uint8_t *p, size_t n)
 {
     rs->st[from].bytes += n;
-    if (ops.data(app, rs->user, from, p, n, &hdr.ts))
+    if (st_rs.ops.data(st_rs.app, rs->user, from, p, n, &st_rs.hdr.ts))
         return 1;
-    rs_drop(rs);
+    st_rs_drop(rs);
     return 0;
 }
 
-static void announce_gap(rs_stream *rs, int from, uint32_t n)
-{
-    rs->st[from].missing += n;
-    counters.holes++;
-    counters.hole_bytes += n;
-    ops.gap(app, rs->user, from, n);
-}
-
-/* Deliver what libnids holds behind a hole in one half-stream, announcing
- * every missing range, and move the half-stream past it. Returns 0 when the
- * consumer dropped the stream. */
-static int salvage_half(rs_stream *rs, int from)
+void st_rs_finish(st_rs_stream *rs, st_close_reason why)
 {
     struct tcp_stream *a = rs->tcp;
-    struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
-    struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
-    if (!rcv->collect)
-        return 1;
-    uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
-    for (struct skbuff *skb = rcv->list; skb; skb = skb->next) {
-        int32_t ahead = (int32_t)(skb->seq - exp);
-        if (ahead > 0) {
-            announce_gap(rs, from, (uint32_t)ahead);
-            rcv->count += ahead;
-            rcv->offset += ahead;
-            exp += (uint32_t)ahead;
-        }
-        int32_t fresh = (int32_t)(skb->seq + skb->len - exp);
-        if (fresh <= 0)
-            continue;
-        const uint8_t *p = (const uint8_t *)skb->data + (skb->len - (uint32_t)fresh);
-        rcv->count += fresh;
-        rcv->offset += fresh;
-        exp += (uint32_t)fresh;
-        if (!deliver(rs, from, p, (size_t)fresh))
-            return 0;
-    }
-    return 1;
-}
-
-static int salvage(rs_stream *rs)
-{
-    return salvage_half(rs, ST_FROM_CLIENT) && salvage_half(rs, ST_FROM_SERVER);
-}
-
-/* After salvage_half the queued segments are all delivered; libnids would
- * keep them (up to 64 KiB a direction) until the stream ends. Only outside
- * libnids: prune_queue holds a pointer to the list across our hook. */
-static void drop_queue(struct half_stream *rcv)
-{
-    struct skbuff *p = rcv->list;
-    while (p) {
-        struct skbuff *next = p->next;
-        free(p->data);
-        free(p);
-        p = next;
-    }
-    rcv->list = rcv->listtail = NULL;
-    rcv->rmem_alloc = 0;
-}
-
-/* A hole is certain once the receiver acknowledged bytes we never saw, and
- * not worth waiting for once the queue behind it is large. */
-static void check_holes(rs_stream *rs)
-{
-    struct tcp_stream *a = rs->tcp;
-    for (int from = 0; from < 2; from++) {
-        struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
-        struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
-        if (!rcv->list || !rcv->collect)
-            continue;
-        uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
-        if (rcv->rmem_alloc > cfg.ooo_limit || seq_after(rcv->ack_seq, exp)) {
-            if (!salvage_half(rs, from))
-                return;
-            drop_queue(rcv);
-        }
-    }
-}
-
-static void finish(rs_stream *rs, st_close_reason why)
-{
-    struct tcp_stream *a = rs->tcp;
-    if (!salvage(rs))
+    if (!st_rs_salvage(rs))
         return;
     a->user = NULL;
-    ops.close(app, rs->user, why, rs->st, &hdr.ts);
-    rs_release(rs);
+    st_rs.ops.close(st_rs.app, rs->user, why, rs->st, &st_rs.hdr.ts);
+    st_rs_release(rs);
 }
 
 /* ---- libnids callbacks -------------------------------------------------- */
@@ -314,19 +108,19 @@ static void on_established(struct tcp_stream *a)
     st_endpoint cli, srv;
     endpoint_of(&cli, a->addr.saddr, a->addr.source);
     endpoint_of(&srv, a->addr.daddr, a->addr.dest);
-    void *user = ops.open(app, &cli, &srv, &hdr.ts);
+    void *user = st_rs.ops.open(st_rs.app, &cli, &srv, &st_rs.hdr.ts);
     if (!user)
         return;
-    rs_stream *rs = calloc(1, sizeof *rs);
+    st_rs_stream *rs = calloc(1, sizeof *rs);
     if (!rs) {
         static const st_half_stats none[2];
-        ops.close(app, user, ST_CLOSE_EVICTED, none, &hdr.ts);
+        st_rs.ops.close(st_rs.app, user, ST_CLOSE_EVICTED, none, &st_rs.hdr.ts);
         return;
     }
     rs->tcp = a;
     rs->tuple = a->addr;
     rs->user = user;
-    rs->last_sec = hdr.ts.tv_sec;
+    rs->last_sec = st_rs.hdr.ts.tv_sec;
     rs->st[ST_FROM_CLIENT].packets = 1; /* the SYN; the final ACK is counted on return */
     rs->st[ST_FROM_SERVER].packets = 1; /* the SYN-ACK */
     if (a == synthesized) {
@@ -340,18 +134,18 @@ static void on_established(struct tcp_stream *a)
     a->user = rs;
     a->client.collect++;
     a->server.collect++;
-    idle_append(rs);
-    counters.streams++;
+    st_rs_idle_append(rs);
+    st_rs.counters.streams++;
 }
 
-static void on_data(struct tcp_stream *a, rs_stream *rs)
+static void on_data(struct tcp_stream *a, st_rs_stream *rs)
 {
     int from = a->server.count_new ? ST_FROM_CLIENT : ST_FROM_SERVER;
     struct half_stream *h = from == ST_FROM_CLIENT ? &a->server : &a->client;
     if (h->count_new <= 0)
         return;
     const uint8_t *p = (const uint8_t *)h->data + (h->count - h->offset - h->count_new);
-    deliver(rs, from, p, (size_t)h->count_new);
+    st_rs_deliver(rs, from, p, (size_t)h->count_new);
 }
 
 static void on_tcp(struct tcp_stream *a, void **param)
@@ -361,7 +155,7 @@ static void on_tcp(struct tcp_stream *a, void **param)
         on_established(a);
         return;
     }
-    rs_stream *rs = a->user;
+    st_rs_stream *rs = a->user;
     if (!rs)
         return;
     switch (a->nids_state) {
@@ -369,21 +163,21 @@ static void on_tcp(struct tcp_stream *a, void **param)
         on_data(a, rs);
         break;
     case NIDS_CLOSE:
-        finish(rs, ST_CLOSE_FIN);
+        st_rs_finish(rs, ST_CLOSE_FIN);
         break;
     case NIDS_RESET:
-        finish(rs, ST_CLOSE_RST);
+        st_rs_finish(rs, ST_CLOSE_RST);
         break;
     case NIDS_TIMED_OUT:
         if (in_closing_timer(a)) {
-            finish(rs, ST_CLOSE_TIMEOUT);
+            st_rs_finish(rs, ST_CLOSE_TIMEOUT);
         } else {
-            counters.evicted++;
-            finish(rs, ST_CLOSE_EVICTED);
+            st_rs.counters.evicted++;
+            st_rs_finish(rs, ST_CLOSE_EVICTED);
         }
         break;
     case NIDS_EXITING:
-        finish(rs, exit_reason);
+        st_rs_finish(rs, exit_reason);
         break;
     default:
         break;
@@ -414,7 +208,7 @@ static void key_of(const uint8_t *ip, size_t ihl, tcp_key *k)
     k->ack = (uint32_t)rd16(th + 8) << 16 | rd16(th + 10);
 }
 
-static rs_stream *stream_of_packet(const tcp_key *k, int *from)
+static st_rs_stream *stream_of_packet(const tcp_key *k, int *from)
 {
     struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)&k->t);
     *from = ST_FROM_CLIENT;
@@ -431,16 +225,16 @@ static rs_stream *stream_of_packet(const tcp_key *k, int *from)
 static void on_warning(int type, int err, struct ip *iph, void *data)
 {
     if (err >= 0 && err < 10)
-        counters.nids_warnings[err]++;
+        st_rs.counters.nids_warnings[err]++;
     if (type != NIDS_WARN_TCP || err != NIDS_WARN_TCP_BIGQUEUE || !iph || !data)
         return;
     const uint8_t *ip = (const uint8_t *)iph;
     tcp_key k;
     int from;
     key_of(ip, (size_t)(ip[0] & 15) * 4, &k);
-    rs_stream *rs = stream_of_packet(&k, &from);
+    st_rs_stream *rs = stream_of_packet(&k, &from);
     if (rs)
-        salvage_half(rs, from);
+        st_rs_salvage_half(rs, from);
 }
 
 /* ---- feeding ------------------------------------------------------------ */
@@ -452,30 +246,30 @@ static void before_syn(const tcp_key *k)
     struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)&k->t);
     if (!a || !a->user)
         return;
-    if (a->ts + nids_params.tcp_flow_timeout < hdr.ts.tv_sec) {
-        counters.reused++;
-        finish(a->user, ST_CLOSE_EVICTED);
+    if (a->ts + nids_params.tcp_flow_timeout < st_rs.hdr.ts.tv_sec) {
+        st_rs.counters.reused++;
+        st_rs_finish(a->user, ST_CLOSE_EVICTED);
     }
 }
 
 static void after_packet(const tcp_key *k)
 {
     int from;
-    rs_stream *rs = stream_of_packet(k, &from);
+    st_rs_stream *rs = stream_of_packet(k, &from);
     if (!rs)
         return;
     rs->st[from].packets++;
-    rs->last_sec = hdr.ts.tv_sec;
+    rs->last_sec = st_rs.hdr.ts.tv_sec;
     if (rs->one_sided) {
         /* No server ACK will ever move libnids' window: acknowledge for it. */
         struct tcp_stream *a = rs->tcp;
         a->server.ack_seq = a->client.first_data_seq + a->server.count + a->server.urg_count;
     }
-    if (rs != idle_tail) {
-        idle_unlink(rs);
-        idle_append(rs);
+    if (rs != st_rs.idle_tail) {
+        st_rs_idle_unlink(rs);
+        st_rs_idle_append(rs);
     }
-    check_holes(rs);
+    st_rs_check_holes(rs);
 }
 
 /* A client ACK for a handshake whose SYN-ACK was never seen: the capture
@@ -501,11 +295,11 @@ static void fake_synack(const tcp_key *k)
     p[34] = p[35] = 0xFF;
     memcpy(p + 40, "\x01\x03\x03\x0e", 4); /* NOP, window scale 14 */
     synthesized = a;
-    hdr.caplen = hdr.len = sizeof p;
-    in_nids = 1;
-    nids_pcap_handler(NULL, &hdr, p);
-    in_nids = 0;
-    counters.one_sided++;
+    st_rs.hdr.caplen = st_rs.hdr.len = sizeof p;
+    st_rs.in_nids = 1;
+    nids_pcap_handler(NULL, &st_rs.hdr, p);
+    st_rs.in_nids = 0;
+    st_rs.counters.one_sided++;
 }
 
 /* libnids drops a segment beyond the receiver's last ACK plus its window.
@@ -515,14 +309,14 @@ static void fake_synack(const tcp_key *k)
 static void open_window(const tcp_key *k)
 {
     int from;
-    rs_stream *rs = stream_of_packet(k, &from);
+    st_rs_stream *rs = stream_of_packet(k, &from);
     if (!rs)
         return;
     struct tcp_stream *a = rs->tcp;
     struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
     struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
     uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
-    if (seq_after(exp, rcv->ack_seq))
+    if (st_rs_seq_after(exp, rcv->ack_seq))
         rcv->ack_seq = exp;
 }
 
@@ -535,10 +329,10 @@ static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
         fake_synack(k);
     if (k)
         open_window(k);
-    hdr.caplen = hdr.len = (bpf_u_int32)tot;
-    in_nids = 1;
-    nids_pcap_handler(NULL, &hdr, (u_char *)ip);
-    in_nids = 0;
+    st_rs.hdr.caplen = st_rs.hdr.len = (bpf_u_int32)tot;
+    st_rs.in_nids = 1;
+    nids_pcap_handler(NULL, &st_rs.hdr, (u_char *)ip);
+    st_rs.in_nids = 0;
     if (k)
         after_packet(k);
 }
@@ -546,23 +340,23 @@ static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
 static void feed_ipv4(const uint8_t *ip, size_t len)
 {
     if (len < 20 || (ip[0] >> 4) != 4 || (ip[0] & 15) < 5) {
-        counters.ip_errors++;
+        st_rs.counters.ip_errors++;
         return;
     }
     size_t ihl = (size_t)(ip[0] & 15) * 4, tot = rd16(ip + 2);
     if (tot < ihl || tot > len) {
-        counters.ip_errors++; /* cut by the snap length, or lying */
+        st_rs.counters.ip_errors++; /* cut by the snap length, or lying */
         return;
     }
     if (ip[9] != IPPROTO_TCP) {
-        counters.not_tcp++;
+        st_rs.counters.not_tcp++;
         return;
     }
     uint32_t src, dst;
     memcpy(&src, ip + 12, 4);
     memcpy(&dst, ip + 16, 4);
     if (st_v6map_is_mapped(src) || st_v6map_is_mapped(dst)) {
-        counters.reserved_v4++;
+        st_rs.counters.reserved_v4++;
         return;
     }
     tcp_key k;
@@ -578,20 +372,21 @@ static void feed_ipv6(const uint8_t *ip, size_t len)
     st_ip6_result r = st_ip6_find_tcp(ip, len, &t);
     if (r != ST_IP6_TCP) {
         if (r == ST_IP6_FRAGMENT)
-            counters.ipv6_fragments++;
+            st_rs.counters.ipv6_fragments++;
         else if (r == ST_IP6_NOT_TCP)
-            counters.not_tcp++;
+            st_rs.counters.not_tcp++;
         else
-            counters.ip_errors++;
+            st_rs.counters.ip_errors++;
         return;
     }
     if (t.tcp_len != t.tcp_len_wire || t.tcp_len + 20 > 65535) {
-        counters.ip_errors++;
+        st_rs.counters.ip_errors++;
         return;
     }
-    uint32_t src = st_v6map_get(t.src, hdr.ts.tv_sec), dst = st_v6map_get(t.dst, hdr.ts.tv_sec);
+    uint32_t src = st_v6map_get(t.src, st_rs.hdr.ts.tv_sec),
+             dst = st_v6map_get(t.dst, st_rs.hdr.ts.tv_sec);
     if (!src || !dst) {
-        counters.ipv6_map_full++;
+        st_rs.counters.ipv6_map_full++;
         return;
     }
     uint8_t *v4 = v6buf;
@@ -605,59 +400,37 @@ static void feed_ipv6(const uint8_t *ip, size_t len)
     memcpy(v4 + 12, &src, 4);
     memcpy(v4 + 16, &dst, 4);
     memcpy(v4 + 20, t.tcp, t.tcp_len);
-    counters.ipv6_tcp++;
+    st_rs.counters.ipv6_tcp++;
     tcp_key k;
     key_of(v4, 20, &k);
     feed_nids(v4, tot, &k);
 }
 
-static void sweep_idle(long now)
-{
-    while (idle_head && idle_head->last_sec + cfg.idle_timeout < now) {
-        rs_stream *rs = idle_head;
-        struct tcp_stream *a = rs->tcp;
-        struct tuple4 t = rs->tuple;
-        counters.idle_closed++;
-        finish(rs, ST_CLOSE_TIMEOUT);
-        if (nids_find_tcp_stream(&t) == a)
-            nids_free_tcp_stream(a);
-    }
-}
-
-static void sweep_if_due(void)
-{
-    if (hdr.ts.tv_sec != last_sweep) {
-        last_sweep = hdr.ts.tv_sec;
-        sweep_idle(hdr.ts.tv_sec);
-        trim_idle(hdr.ts.tv_sec);
-    }
-}
-
 void st_reasm_packet(const st_packet *pkt, int linktype)
 {
     st_l3 l3;
-    counters.packets++;
-    counters.bytes += pkt->caplen;
-    hdr.ts = pkt->ts;
+    st_rs.counters.packets++;
+    st_rs.counters.bytes += pkt->caplen;
+    st_rs.hdr.ts = pkt->ts;
     st_l2_result r = st_l2_decode(linktype, pkt->data, pkt->caplen, &l3);
     if (r == ST_L2_NOT_IP) {
-        counters.not_ip++;
+        st_rs.counters.not_ip++;
     } else if (r != ST_L2_OK) {
-        counters.l2_errors++;
+        st_rs.counters.l2_errors++;
     } else if (l3.version == 4) {
         feed_ipv4(l3.ip, l3.len);
     } else {
         feed_ipv6(l3.ip, l3.len);
     }
-    sweep_if_due();
+    st_rs_sweep_if_due();
 }
 
 void st_reasm_tick(const struct timeval *now)
 {
-    if (now->tv_sec <= hdr.ts.tv_sec)
+    if (now->tv_sec <= st_rs.hdr.ts.tv_sec)
         return; /* packet time never goes back */
-    hdr.ts = *now;
-    sweep_if_due();
+    st_rs.hdr.ts = *now;
+    st_rs_sweep_if_due();
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -673,11 +446,11 @@ int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char
                   size_t errlen)
 {
     static struct nids_chksum_ctl no_checksums = {0, 0, NIDS_DONT_CHKSUM, 0};
-    cfg = *c;
-    ops = *o;
-    app = a;
-    if (cfg.max_streams < 16)
-        cfg.max_streams = 16;
+    st_rs.cfg = *c;
+    st_rs.ops = *o;
+    st_rs.app = a;
+    if (st_rs.cfg.max_streams < 16)
+        st_rs.cfg.max_streams = 16;
     if (st_v6map_init(1u << 15) != 0) {
         snprintf(err, errlen, "cannot allocate the IPv6 address map");
         return -1;
@@ -693,15 +466,15 @@ int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char
     nids_params.filename = NULL;
     nids_params.scan_num_hosts = 0;
     nids_params.syslog = on_warning;
-    nids_params.n_tcp_streams = cfg.max_streams / 3 * 4 + 4;
+    nids_params.n_tcp_streams = st_rs.cfg.max_streams / 3 * 4 + 4;
     nids_params.n_hosts = 256;
     nids_params.tcp_workarounds = 1;
     nids_params.tcp_flow_timeout = 5;
     nids_params.multiproc = 0;
     nids_params.one_loop_less = 0;
     nids_params.sk_buff_size = 0;
-    hdr.ts.tv_sec = 0;
-    nids_last_pcap_header = &hdr;
+    st_rs.hdr.ts.tv_sec = 0;
+    nids_last_pcap_header = &st_rs.hdr;
     if (!nids_init()) {
         snprintf(err, errlen, "libnids: %s", nids_errbuf);
         return -1;
@@ -714,11 +487,11 @@ int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char
 void st_reasm_flush(void)
 {
     exit_reason = ST_CLOSE_EOF;
-    while (idle_head) {
-        rs_stream *rs = idle_head;
+    while (st_rs.idle_head) {
+        st_rs_stream *rs = st_rs.idle_head;
         struct tcp_stream *a = rs->tcp;
         struct tuple4 t = rs->tuple;
-        finish(rs, ST_CLOSE_EOF);
+        st_rs_finish(rs, ST_CLOSE_EOF);
         if (nids_find_tcp_stream(&t) == a)
             nids_free_tcp_stream(a);
     }
@@ -736,5 +509,5 @@ void st_reasm_shutdown(void)
 
 const st_reasm_counters *st_reasm_get_counters(void)
 {
-    return &counters;
+    return &st_rs.counters;
 }
