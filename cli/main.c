@@ -64,7 +64,8 @@ static void usage(FILE *f)
                "  -r FILE                  read a capture (pcap, pcapng, .gz); repeat to read\n"
                "                           several files as one capture, in order\n"
                "  -i IFACE                 capture live from IFACE (Ctrl-C ends cleanly)\n"
-               "  --eml FILE               read one message file (RFC 5322); repeatable\n"
+               "  --eml FILE...            read message files (RFC 5322): every word up to\n"
+               "                           the next option; repeatable\n"
                "  --maildir-once DIR       read every message in the Maildir DIR/new; repeatable\n"
                "  --maildir DIR            the same, then every message delivered into DIR/new\n"
                "                           until Ctrl-C/SIGTERM (the Maildir is only read)\n"
@@ -159,6 +160,9 @@ static int parse_args(int argc, char **argv, smtptap_config *c, cli_args *a)
             if (take_value(argc, argv, &i, &v) || a->n_msgs == MAX_FILES)
                 return -1;
             a->msgs[a->n_msgs++] = (msg_input){v, s[2] == 'm'};
+            /* --eml FILE...: the words up to the next option are all files */
+            while (s[2] == 'e' && i + 1 < argc && argv[i + 1][0] != '-' && a->n_msgs < MAX_FILES)
+                a->msgs[a->n_msgs++] = (msg_input){argv[++i], 0};
         } else if (!strcmp(s, "--maildir")) {
             if (take_value(argc, argv, &i, &a->follow_dir))
                 return -1;

@@ -134,6 +134,15 @@ class MessageFiles(SmtptapCase):
         self.assertIs(tx["message"]["complete"], True)
         return tx["message"]
 
+    def test_eml_takes_several_files(self):
+        a = self.write("a.eml", PLAIN)
+        b = self.write("b.eml", PLAIN.replace(b"plain one", b"plain two"))
+        run = smtptap("--eml", a, b)
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual([r["file"] for r in run.records], [a, b])
+        self.assertEqual([r["transactions"][0]["message"]["subject"] for r in run.records],
+                         ["plain one", "plain two"])
+
     def test_eml_record(self):
         path = self.write("one.eml", PLAIN)
         run = smtptap("--eml", path)
