@@ -196,6 +196,7 @@ static void session_idle(void *app, void *stream)
     st_session *s = stream;
     (void)app;
     st_store_trim(s->msg);
+    st_record_idle(s->rec);
 }
 
 const st_reasm_ops st_session_ops = {session_open, session_data, session_gap, session_idle,

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include "output/community_id.h"
+#include "output/spool.h"
 
 struct st_record {
     st_record_limits lim;
@@ -24,8 +25,8 @@ struct st_record {
     size_t tx_rcpts; /* recipients seen in the open transaction */
     /* Transactions already over, as JSON text: a jansson tree costs several
      * times its text, and a session may stay open for minutes. */
-    char *done;
-    size_t done_len, done_cap, n_done;
+    st_spool done;
+    size_t n_done;
     json_t *anomalies;
     size_t tx_over_cap, anomalies_over_cap;
     int tx_ignored; /* the current transaction is past the cap */
@@ -103,7 +104,7 @@ void st_record_free(st_record *r)
     json_decref(r->txs);
     json_decref(r->anomalies);
     json_decref(r->root);
-    free(r->done);
+    st_spool_free(&r->done);
     free(r);
 }
 
@@ -232,28 +233,17 @@ static void tx_seal(st_record *r)
     if (!r->tx)
         return;
     char *text = json_dumps(r->tx, ST_RECORD_JSON_FLAGS);
-    size_t n = text ? strlen(text) : 0, need = r->done_len + n + 2;
-    if (text && need > r->done_cap) {
-        size_t cap = r->done_cap ? r->done_cap : 1024;
-        while (cap < need)
-            cap *= 2;
-        char *d = realloc(r->done, cap);
-        if (d) {
-            r->done = d;
-            r->done_cap = cap;
-        }
-    }
-    if (text && need <= r->done_cap) {
-        if (r->n_done)
-            r->done[r->done_len++] = ',';
-        memcpy(r->done + r->done_len, text, n);
-        r->done_len += n;
-        r->done[r->done_len] = 0;
+    if (text && (r->n_done == 0 || st_spool_add(&r->done, ",", 1) == 0) &&
+        st_spool_add(&r->done, text, strlen(text)) == 0)
         r->n_done++;
-    }
     free(text);
     json_array_clear(r->txs);
     r->tx = NULL;
+}
+
+void st_record_idle(st_record *r)
+{
+    st_spool_pack(&r->done);
 }
 
 static void on_tx_end(st_record *r, const st_smtp_event *ev)
@@ -339,12 +329,15 @@ static char *splice(st_record *r)
         return NULL;
     }
     size_t pre = (size_t)(at - head) + sizeof key - 2, rest = strlen(at + sizeof key - 2);
-    char *out = malloc(pre + r->done_len + rest + 1);
+    size_t n = 0;
+    char *txs = st_spool_take(&r->done, &n);
+    char *out = txs || r->n_done == 0 ? malloc(pre + n + rest + 1) : NULL;
     if (out) {
         memcpy(out, head, pre);
-        memcpy(out + pre, r->done ? r->done : "", r->done_len);
-        memcpy(out + pre + r->done_len, at + sizeof key - 2, rest + 1);
+        memcpy(out + pre, txs ? txs : "", n);
+        memcpy(out + pre + n, at + sizeof key - 2, rest + 1);
     }
+    free(txs);
     free(head);
     return out;
 }

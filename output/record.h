@@ -42,6 +42,9 @@ void st_record_set_message(st_record *r, json_t *message);
 
 void st_record_anomaly(st_record *r, const char *name, const char *detail);
 
+/* The session went quiet: pack what waits for its end. */
+void st_record_idle(st_record *r);
+
 /* Set a top-level string field of the record (NULL value: null). */
 void st_record_note(st_record *r, const char *key, const char *value);
 
