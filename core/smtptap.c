@@ -234,11 +234,48 @@ void smtptap_flush(smtptap *t)
     fflush(t->core.jsonl);
 }
 
+/* OUT/stats.json: what was read, followed, skipped and written, for the
+ * operator (drops, holes and libnids' complaints are not in any record). */
+static int write_stats(smtptap *t)
+{
+    const st_reasm_counters *r = st_reasm_get_counters();
+    smtptap_stats s;
+    smtptap_get_stats(t, &s);
+    static const char *warn[10] = {"undefined",    "ip_oversized", "ip_invlist",  "ip_overlap",
+                                   "ip_hdr",       "ip_srr",       "tcp_toomuch", "tcp_hdr",
+                                   "tcp_bigqueue", "tcp_badflags"}; /* NIDS_WARN_* order */
+    json_t *w = json_object();
+    for (int i = 0; i < 10; i++)
+        json_object_set_new(w, warn[i], json_integer((json_int_t)r->nids_warnings[i]));
+    json_t *j = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
+        "packets", (json_int_t)s.packets, "bytes", (json_int_t)s.bytes, "streams",
+        (json_int_t)s.streams, "sessions", (json_int_t)s.sessions, "transactions",
+        (json_int_t)s.transactions, "messages", (json_int_t)s.messages, "missing_bytes",
+        (json_int_t)s.missing_bytes, "pcap_dropped", (json_int_t)s.pcap_dropped, "output_errors",
+        (json_int_t)s.output_errors, "reassembly", "not_ip", (json_int_t)r->not_ip, "l2_errors",
+        (json_int_t)r->l2_errors, "ip_errors", (json_int_t)r->ip_errors, "not_tcp",
+        (json_int_t)r->not_tcp, "ipv6_tcp", (json_int_t)r->ipv6_tcp, "ipv6_fragments",
+        (json_int_t)r->ipv6_fragments, "ipv6_map_full", (json_int_t)r->ipv6_map_full, "reserved_v4",
+        (json_int_t)r->reserved_v4, "holes", (json_int_t)r->holes, "hole_bytes",
+        (json_int_t)r->hole_bytes, "idle_closed", (json_int_t)r->idle_closed, "reused",
+        (json_int_t)r->reused, "evicted", (json_int_t)r->evicted, "one_sided",
+        (json_int_t)r->one_sided, "trimmed", (json_int_t)r->trimmed, "nids_warnings", w);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/stats.json", t->core.cfg->output_dir);
+    int rc = j ? json_dump_file(j, path, JSON_INDENT(2)) : -1;
+    json_decref(j);
+    return rc;
+}
+
 int smtptap_close(smtptap *t, char *err, size_t errlen)
 {
     st_reasm_shutdown(); /* closes every open session: records are written */
     st_core *c = &t->core;
     int rc = 0;
+    if (write_stats(t) != 0)
+        c->stats.output_errors++;
     if (fflush(c->jsonl) != 0 || ferror(c->jsonl)) {
         snprintf(err, errlen, "%s/sessions.jsonl: %s", c->cfg->output_dir, strerror(errno));
         rc = -1;

@@ -1,5 +1,6 @@
 """Reassembly and session behaviour on captures built packet by packet:
 lost segments, reused 4-tuples, resets, idle sessions, IPv6, ports."""
+import json
 import os
 import tempfile
 import unittest
@@ -62,6 +63,11 @@ class Synthetic(SmtptapCase):
         self.assertEqual((t2["mail_from"], t2["rcpt_to"], t2["status"]),
                          ("c@x.test", ["d@y.test"], "accepted"))
         self.assertMessage(run, t2, small)
+        with open(os.path.join(run.out, "stats.json")) as f:
+            stats = json.load(f)
+        self.assertEqual(stats["reassembly"]["holes"], 1)
+        self.assertEqual(stats["reassembly"]["hole_bytes"], lost)
+        self.assertEqual((stats["sessions"], stats["transactions"]), (1, 2))
 
     def test_reused_four_tuple_keeps_both_sessions(self):
         m1, m2 = message(5, b"first"), message(5, b"second")
