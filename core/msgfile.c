@@ -98,16 +98,7 @@ static void pump(msgfile *f, int fd, const struct stat *st)
 
 static json_t *message_json(msgfile *f, const st_store_result *r)
 {
-    json_t *m = json_object();
-    json_object_set_new(m, "size", json_integer((json_int_t)r->size));
-    json_object_set_new(m, "sha256", json_string(r->digest.sha256));
-    json_object_set_new(m, "eml", r->stored ? json_string(r->path) : json_null());
-    json_object_set_new(m, "missing_bytes", json_integer((json_int_t)f->missing));
-    json_object_set_new(m, "complete", json_boolean(f->read_errno == 0));
-    if (r->truncated)
-        json_object_set_new(m, "store_skipped", json_string("message_store_max"));
-    else if (r->write_error)
-        json_object_set_new(m, "store_error", json_string(strerror(r->write_error)));
+    json_t *m = st_record_message_json(r, f->missing, f->read_errno == 0);
     if (f->msg)
         st_message_finish(f->msg, m);
     return m;

@@ -28,21 +28,6 @@ typedef struct st_session {
     int msg_ended;    /* its end was seen */
 } st_session;
 
-static json_t *message_json(st_session *s, const st_store_result *r)
-{
-    json_t *m = json_object();
-    json_object_set_new(m, "size", json_integer((json_int_t)r->size));
-    json_object_set_new(m, "sha256", json_string(r->digest.sha256));
-    json_object_set_new(m, "eml", r->stored ? json_string(r->path) : json_null());
-    json_object_set_new(m, "missing_bytes", json_integer((json_int_t)s->msg_missing));
-    json_object_set_new(m, "complete", json_boolean(s->msg_ended && s->msg_missing == 0));
-    if (r->truncated)
-        json_object_set_new(m, "store_skipped", json_string("message_store_max"));
-    else if (r->write_error)
-        json_object_set_new(m, "store_error", json_string(strerror(r->write_error)));
-    return m;
-}
-
 /* The message object opens with its first byte (or its end), so a DATA
  * that the server refused leaves no message behind. */
 static void message_begin(st_session *s)
@@ -73,7 +58,7 @@ static void message_end(st_session *s)
         s->core->stats.messages_stored++;
     else if (r.write_error)
         s->core->stats.output_errors++;
-    json_t *m = message_json(s, &r);
+    json_t *m = st_record_message_json(&r, s->msg_missing, s->msg_ended && s->msg_missing == 0);
     if (s->mx) {
         st_message_finish(s->mx, m);
         st_message_free(s->mx);

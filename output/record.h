@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <sys/time.h>
 
+#include "output/store.h"
 #include "reassembly/reasm.h"
 #include "smtp/smtp.h"
 
@@ -41,6 +42,10 @@ void st_record_smtp(st_record *r, const st_smtp_event *ev);
 void st_record_set_message(st_record *r, json_t *message);
 
 void st_record_anomaly(st_record *r, const char *name, const char *detail);
+
+/* The fields every message has (docs/record.md "Message"), from where the
+ * store put it; the MIME layer adds the rest. */
+json_t *st_record_message_json(const st_store_result *r, uint64_t missing, int complete);
 
 /* The session went quiet: pack what waits for its end. */
 void st_record_idle(st_record *r);
