@@ -58,9 +58,30 @@ class Live(unittest.TestCase):
         out = tempfile.mkdtemp(prefix="smtptap-live-")
         p = subprocess.Popen([BIN, "-q", "-i", "lo", "-o", out, "tcp port %d" % port], env=ENV,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(1.5)  # libpcap activation
-        self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
+        self.wait_capturing(p)
         return p, out
+
+    def wait_capturing(self, p, limit=20.0):
+        """Until the process holds a packet socket (libpcap activated), not a guess."""
+        end = time.time() + limit
+        while time.time() < end:
+            self.assertIsNone(p.poll(), "smtptap exited early")
+            with open("/proc/net/packet") as f:
+                inodes = {line.split()[-1] for line in f.readlines()[1:]}
+            try:
+                fds = os.listdir("/proc/%d/fd" % p.pid)
+            except OSError:
+                fds = []
+            for fd in fds:
+                try:
+                    link = os.readlink("/proc/%d/fd/%s" % (p.pid, fd))
+                except OSError:
+                    continue
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    time.sleep(0.3)  # the filter is set right after activation
+                    return
+            time.sleep(0.1)
+        self.fail("smtptap did not start capturing within %.0f s" % limit)
 
     def stop(self, p, out):
         p.send_signal(signal.SIGTERM)
