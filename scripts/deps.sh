@@ -7,7 +7,7 @@ build="gcc make pkg-config python3 libpcap-dev libnids-dev zlib1g-dev libjansson
        libmagic-dev libyara-dev libpcre2-dev"
 case "$1" in
 build)  want="$build" ;;
-test)   want="$build libcmocka-dev python3 tshark tnef" ;;
+test)   want="$build libcmocka-dev python3 tshark tnef time" ;;
 bench)  want="$build tcpdump tshark dsniff python3" ;;
 record) want="$build postfix swaks sasl2-bin libsasl2-modules tcpdump python3 openssl iproute2 ethtool" ;;
 fuzz)   want="$build clang libclang-rt-14-dev" ;;

@@ -1,8 +1,10 @@
 """Shared helpers for the integration tests: run smtptap, read its output."""
+import atexit
 import hashlib
 import ipaddress
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -35,9 +37,14 @@ class Run:
             return f.read()
 
 
+_OUTS = []
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _OUTS])
+
+
 def smtptap(*args, timeout=300):
-    """Run smtptap with args plus -o <fresh dir>; returns a Run."""
+    """Run smtptap with args plus -o <fresh dir> (removed at exit); returns a Run."""
     out = tempfile.mkdtemp(prefix="smtptap-test-")
+    _OUTS.append(out)
     p = subprocess.run([BIN, "-q", "-o", out] + [str(a) for a in args], env=ENV,
                        capture_output=True, timeout=timeout)
     stderr = p.stderr.decode("utf-8", "replace")
