@@ -27,6 +27,10 @@ struct st_record {
      * times its text, and a session may stay open for minutes. */
     st_spool done;
     size_t n_done;
+    /* An idle session's whole open record, as packed text instead of a
+     * jansson tree (root, txs, anomalies and tx are NULL meanwhile). */
+    st_spool frozen;
+    int is_frozen, tx_was_open;
     json_t *anomalies;
     size_t tx_over_cap, anomalies_over_cap;
     int tx_ignored; /* the current transaction is past the cap */
@@ -105,11 +109,57 @@ void st_record_free(st_record *r)
     json_decref(r->anomalies);
     json_decref(r->root);
     st_spool_free(&r->done);
+    st_spool_free(&r->frozen);
     free(r);
+}
+
+static void freeze(st_record *r)
+{
+    if (r->is_frozen)
+        return;
+    char *text = json_dumps(r->root, ST_RECORD_JSON_FLAGS);
+    st_spool s = {0};
+    int ok = text && st_spool_add(&s, text, strlen(text)) == 0;
+    free(text);
+    if (!ok) {
+        st_spool_free(&s);
+        return; /* stays a tree: nothing lost */
+    }
+    st_spool_pack(&s);
+    r->tx_was_open = r->tx != NULL;
+    json_decref(r->txs);
+    json_decref(r->anomalies);
+    json_decref(r->root);
+    r->txs = r->anomalies = r->root = r->tx = NULL;
+    r->frozen = s;
+    r->is_frozen = 1;
+}
+
+/* Back to a tree before anything changes. 0 when out of memory: the
+ * record is then lost (the caller counts an output error at the end). */
+static int thaw(st_record *r)
+{
+    if (!r->is_frozen)
+        return r->root != NULL;
+    size_t n;
+    char *text = st_spool_take(&r->frozen, &n);
+    json_t *root = text ? json_loadb(text, n, JSON_ALLOW_NUL, NULL) : NULL;
+    free(text);
+    r->is_frozen = 0;
+    if (!root)
+        return 0;
+    r->root = root;
+    r->txs = json_incref(json_object_get(root, "transactions"));
+    r->anomalies = json_incref(json_object_get(root, "anomalies"));
+    if (r->tx_was_open)
+        r->tx = json_array_get(r->txs, json_array_size(r->txs) - 1);
+    return 1;
 }
 
 void st_record_anomaly(st_record *r, const char *name, const char *detail)
 {
+    if (!thaw(r))
+        return;
     if (json_array_size(r->anomalies) >= r->lim.max_anomalies) {
         r->anomalies_over_cap++;
         return;
@@ -122,6 +172,8 @@ void st_record_anomaly(st_record *r, const char *name, const char *detail)
 
 void st_record_note(st_record *r, const char *key, const char *value)
 {
+    if (!thaw(r))
+        return;
     json_object_set_new(r->root, key, value ? json_string(value) : json_null());
 }
 
@@ -244,6 +296,7 @@ static void tx_seal(st_record *r)
 void st_record_idle(st_record *r)
 {
     st_spool_pack(&r->done);
+    freeze(r);
 }
 
 static void on_tx_end(st_record *r, const st_smtp_event *ev)
@@ -259,6 +312,9 @@ static void on_tx_end(st_record *r, const st_smtp_event *ev)
 
 void st_record_smtp(st_record *r, const st_smtp_event *ev)
 {
+    if (ev->type == ST_SMTP_EV_MSG_DATA || ev->type == ST_SMTP_EV_MSG_GAP ||
+        ev->type == ST_SMTP_EV_MSG_END || ev->type == ST_SMTP_EV_COMMAND || !thaw(r))
+        return; /* these leave no field: an idle record stays packed */
     switch (ev->type) {
     case ST_SMTP_EV_BANNER:
         json_object_set_new(r->root, "banner", reply_json(r, &ev->reply));
@@ -313,6 +369,10 @@ json_t *st_record_message_json(const st_store_result *r, uint64_t missing, int c
 
 void st_record_set_message(st_record *r, json_t *message)
 {
+    if (!thaw(r)) {
+        json_decref(message);
+        return;
+    }
     json_t *tx = current_tx(r);
     if (tx)
         json_object_set_new(tx, "message", message);
@@ -361,6 +421,9 @@ char *st_record_finish(st_record *r, st_close_reason why, const st_half_stats st
                        const struct timeval *ts_end, size_t *n_transactions)
 {
     char when[40];
+    *n_transactions = 0;
+    if (!thaw(r))
+        return NULL;
     st_format_time(ts_end, when, sizeof when);
     if (r->tx) { /* the SMTP layer always ends its transactions; be safe anyway */
         json_object_set_new(r->tx, "status", json_string("incomplete"));

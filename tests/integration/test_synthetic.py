@@ -95,6 +95,31 @@ class Synthetic(SmtptapCase):
         closes = {r["client"]["port"]: r["close"] for r in run.records}
         self.assertEqual(closes, {1111: "rst", 2222: "timeout"})
 
+    def test_pause_mid_transaction_changes_nothing(self):
+        # Silent 2 s, a session's buffers are given back and its record packed
+        # (reassembly/idle.c, output/spool.c); when it goes on, nothing is lost.
+        def dialogue(pause):
+            s = Session().handshake()
+            s.server(b"220 mx ESMTP\r\n").client(b"EHLO c\r\n").server(b"250-mx\r\n250 8BITMIME\r\n")
+            s.client(b"MAIL FROM:<a@x.test>\r\n").server(b"250 ok\r\n")
+            s.client(b"RCPT TO:<b@y.test>\r\n").server(b"250 ok\r\n")
+            s.client(b"BOGUS\r\n").server(b"500 what\r\n")  # an anomaly before the pause
+            other = Session(client=("10.0.0.77", 7777), t0=s.t + 3).handshake() if pause else None
+            s.wait(pause)
+            s.client(b"DATA\r\n").server(b"354 go\r\n")
+            s.client(message(40, b"paused") + b".\r\n").server(b"250 queued\r\n").fin()
+            return s.packets + (other.packets if other else [])  # other: time goes by
+        runs = [smtptap("-r", self.pcap(dialogue(p), "p%d.pcap" % p)) for p in (0, 5)]
+        recs = [r.records[0] for r in runs]
+        for r in recs:
+            for k in ("uid", "ts_end"):
+                r.pop(k)
+        with open(os.path.join(runs[1].out, "stats.json")) as f:
+            self.assertGreaterEqual(json.load(f)["reassembly"]["trimmed"], 1)  # it did go idle
+        self.assertEqual(recs[0], recs[1])
+        self.assertEqual(recs[1]["transactions"][0]["status"], "accepted")
+        self.assertEqual(recs[1]["anomalies"][0]["name"], "unknown_command")
+
     def test_ipv6_session(self):
         m = message(50, b"six")
         s = smtp_dialogue(Session(client=("2001:db8::16", 43006), server=("2001:db8::fe", 25))
