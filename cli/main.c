@@ -139,69 +139,98 @@ static int take_value(int argc, char **argv, int *i, const char **out)
     return 0;
 }
 
+/* --set KEY=VALUE */
+static int set_pair(smtptap_config *c, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    char key[128];
+    if (!eq || (size_t)(eq - v) >= sizeof key) {
+        fprintf(stderr, "smtptap: --set wants KEY=VALUE\n");
+        return -1;
+    }
+    memcpy(key, v, (size_t)(eq - v));
+    key[eq - v] = 0;
+    return set_opt(c, key, eq + 1);
+}
+
+static int load_config(smtptap_config *c, const char *path)
+{
+    char err[512];
+    if (smtptap_config_load(c, path, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "smtptap: %s\n", err);
+    return -1;
+}
+
+/* --eml FILE... (the words up to the next option are all files), --maildir-once DIR */
+static int message_inputs(int argc, char **argv, int *i, cli_args *a)
+{
+    const char *s = argv[*i], *v = NULL;
+    if (take_value(argc, argv, i, &v) || a->n_msgs == MAX_FILES)
+        return -1;
+    a->msgs[a->n_msgs++] = (msg_input){v, s[2] == 'm'};
+    while (s[2] == 'e' && *i + 1 < argc && argv[*i + 1][0] != '-' && a->n_msgs < MAX_FILES)
+        a->msgs[a->n_msgs++] = (msg_input){argv[++*i], 0};
+    return 0;
+}
+
+/* Options that take a value; 1 when s is not one of them. */
+static int valued_option(int argc, char **argv, int *i, smtptap_config *c, cli_args *a)
+{
+    const char *s = argv[*i], *v = NULL;
+    if (!strcmp(s, "--eml") || !strcmp(s, "--maildir-once"))
+        return message_inputs(argc, argv, i, a);
+    if (!strcmp(s, "-r")) {
+        if (take_value(argc, argv, i, &v) || a->n_files == MAX_FILES)
+            return -1;
+        a->files[a->n_files++] = v;
+        return 0;
+    }
+    if (!strcmp(s, "--maildir"))
+        return take_value(argc, argv, i, &a->follow_dir);
+    if (!strcmp(s, "-i"))
+        return take_value(argc, argv, i, &a->iface);
+    if (!strcmp(s, "-o"))
+        return take_value(argc, argv, i, &v) || set_opt(c, "output_dir", v) ? -1 : 0;
+    if (!strcmp(s, "-c") || !strcmp(s, "--config"))
+        return take_value(argc, argv, i, &v) || load_config(c, v) ? -1 : 0;
+    if (!strcmp(s, "--set"))
+        return take_value(argc, argv, i, &v) || set_pair(c, v) ? -1 : 0;
+    return 1;
+}
+
+static int one_arg(int argc, char **argv, int *i, smtptap_config *c, cli_args *a)
+{
+    const char *s = argv[*i];
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+        usage(stdout);
+        exit(0);
+    }
+    if (!strcmp(s, "-V") || !strcmp(s, "--version")) {
+        printf("smtptap %s\n", smtptap_version());
+        exit(0);
+    }
+    if (!strcmp(s, "-q") || !strcmp(s, "--quiet")) {
+        a->quiet = 1;
+        return 0;
+    }
+    int rc = valued_option(argc, argv, i, c, a);
+    if (rc != 1)
+        return rc;
+    if (!strncmp(s, "--", 2) && s[2])
+        return long_option(c, argc, argv, i);
+    if (s[0] == '-' && s[1]) {
+        fprintf(stderr, "smtptap: unknown option %s (see --help)\n", s);
+        return -1;
+    }
+    return append_bpf(a, s);
+}
+
 static int parse_args(int argc, char **argv, smtptap_config *c, cli_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i], *v = NULL;
-        char err[512];
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-            usage(stdout);
-            exit(0);
-        } else if (!strcmp(s, "-V") || !strcmp(s, "--version")) {
-            printf("smtptap %s\n", smtptap_version());
-            exit(0);
-        } else if (!strcmp(s, "-q") || !strcmp(s, "--quiet")) {
-            a->quiet = 1;
-        } else if (!strcmp(s, "-r")) {
-            if (take_value(argc, argv, &i, &v) || a->n_files == MAX_FILES)
-                return -1;
-            a->files[a->n_files++] = v;
-        } else if (!strcmp(s, "--eml") || !strcmp(s, "--maildir-once")) {
-            if (take_value(argc, argv, &i, &v) || a->n_msgs == MAX_FILES)
-                return -1;
-            a->msgs[a->n_msgs++] = (msg_input){v, s[2] == 'm'};
-            /* --eml FILE...: the words up to the next option are all files */
-            while (s[2] == 'e' && i + 1 < argc && argv[i + 1][0] != '-' && a->n_msgs < MAX_FILES)
-                a->msgs[a->n_msgs++] = (msg_input){argv[++i], 0};
-        } else if (!strcmp(s, "--maildir")) {
-            if (take_value(argc, argv, &i, &a->follow_dir))
-                return -1;
-        } else if (!strcmp(s, "-i")) {
-            if (take_value(argc, argv, &i, &a->iface))
-                return -1;
-        } else if (!strcmp(s, "-o")) {
-            if (take_value(argc, argv, &i, &v) || set_opt(c, "output_dir", v))
-                return -1;
-        } else if (!strcmp(s, "-c") || !strcmp(s, "--config")) {
-            if (take_value(argc, argv, &i, &v))
-                return -1;
-            if (smtptap_config_load(c, v, err, sizeof err) != 0) {
-                fprintf(stderr, "smtptap: %s\n", err);
-                return -1;
-            }
-        } else if (!strcmp(s, "--set")) {
-            if (take_value(argc, argv, &i, &v))
-                return -1;
-            const char *eq = strchr(v, '=');
-            char key[128];
-            if (!eq || (size_t)(eq - v) >= sizeof key) {
-                fprintf(stderr, "smtptap: --set wants KEY=VALUE\n");
-                return -1;
-            }
-            memcpy(key, v, (size_t)(eq - v));
-            key[eq - v] = 0;
-            if (set_opt(c, key, eq + 1))
-                return -1;
-        } else if (!strncmp(s, "--", 2) && s[2]) {
-            if (long_option(c, argc, argv, &i))
-                return -1;
-        } else if (s[0] == '-' && s[1]) {
-            fprintf(stderr, "smtptap: unknown option %s (see --help)\n", s);
+    for (int i = 1; i < argc; i++)
+        if (one_arg(argc, argv, &i, c, a) != 0)
             return -1;
-        } else if (append_bpf(a, s) != 0) {
-            return -1;
-        }
-    }
     if (a->n_files == 0 && !a->iface && a->n_msgs == 0 && !a->follow_dir) {
         fprintf(stderr, "smtptap: nothing to read: give -r FILE, -i IFACE, --eml FILE or "
                         "--maildir DIR (see --help)\n");
