@@ -27,7 +27,6 @@
 #include "reassembly/v6map.h"
 
 static pcap_t *dead;
-static st_close_reason exit_reason = ST_CLOSE_EOF;
 static struct tcp_stream *synthesized; /* the stream we just gave a made-up SYN-ACK */
 static uint8_t v6buf[20 + 65535];
 
@@ -68,7 +67,6 @@ void st_rs_drop(st_rs_stream *rs)
     a->user = NULL;
     a->client.collect = 0;
     a->server.collect = 0;
-    rs->dropped = 1;
     st_rs_release(rs);
     if (!st_rs.in_nids)
         nids_free_tcp_stream(a);
@@ -177,7 +175,7 @@ static void on_tcp(struct tcp_stream *a, void **param)
         }
         break;
     case NIDS_EXITING:
-        st_rs_finish(rs, exit_reason);
+        st_rs_finish(rs, ST_CLOSE_EOF);
         break;
     default:
         break;
@@ -190,6 +188,7 @@ typedef struct {
     struct tuple4 t; /* as libnids keys it: ports in host order, addresses as on the wire */
     uint8_t flags;   /* TCP flags */
     uint32_t ack;    /* acknowledgement number, host order */
+    int carries;     /* payload or FIN: something libnids' window check applies to */
 } tcp_key;
 
 static uint16_t rd16(const uint8_t *p)
@@ -197,9 +196,10 @@ static uint16_t rd16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static void key_of(const uint8_t *ip, size_t ihl, tcp_key *k)
+static void key_of(const uint8_t *ip, size_t ihl, size_t tot, tcp_key *k)
 {
     const uint8_t *th = ip + ihl;
+    k->carries = (th[13] & TH_FIN) || tot > ihl + (size_t)(th[12] >> 4) * 4;
     memcpy(&k->t.saddr, ip + 12, 4);
     memcpy(&k->t.daddr, ip + 16, 4);
     k->t.source = rd16(th);
@@ -208,7 +208,8 @@ static void key_of(const uint8_t *ip, size_t ihl, tcp_key *k)
     k->ack = (uint32_t)rd16(th + 8) << 16 | rd16(th + 10);
 }
 
-static st_rs_stream *stream_of_packet(const tcp_key *k, int *from)
+/* The libnids stream of a packet, in either direction. */
+static struct tcp_stream *tcp_of_packet(const tcp_key *k, int *from)
 {
     struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)&k->t);
     *from = ST_FROM_CLIENT;
@@ -217,6 +218,12 @@ static st_rs_stream *stream_of_packet(const tcp_key *k, int *from)
         a = nids_find_tcp_stream(&r);
         *from = ST_FROM_SERVER;
     }
+    return a;
+}
+
+static st_rs_stream *stream_of_packet(const tcp_key *k, int *from)
+{
+    struct tcp_stream *a = tcp_of_packet(k, from);
     return a ? a->user : NULL;
 }
 
@@ -231,7 +238,7 @@ static void on_warning(int type, int err, struct ip *iph, void *data)
     const uint8_t *ip = (const uint8_t *)iph;
     tcp_key k;
     int from;
-    key_of(ip, (size_t)(ip[0] & 15) * 4, &k);
+    key_of(ip, (size_t)(ip[0] & 15) * 4, rd16(ip + 2), &k);
     st_rs_stream *rs = stream_of_packet(&k, &from);
     if (rs)
         st_rs_salvage_half(rs, from);
@@ -241,10 +248,9 @@ static void on_warning(int type, int err, struct ip *iph, void *data)
 
 /* A client SYN on a live 4-tuple makes libnids free the old stream without
  * a word; close it ourselves first so its record is written. */
-static void before_syn(const tcp_key *k)
+static void before_syn(struct tcp_stream *a)
 {
-    struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)&k->t);
-    if (!a || !a->user)
+    if (!a->user)
         return;
     if (a->ts + nids_params.tcp_flow_timeout < st_rs.hdr.ts.tv_sec) {
         st_rs.counters.reused++;
@@ -276,10 +282,9 @@ static void after_packet(const tcp_key *k)
  * holds only the client's side (an asymmetric tap, a one-sided trace).
  * libnids would ignore the whole connection; give it the SYN-ACK that the
  * ACK acknowledges, with a window scale that keeps its window open. */
-static void fake_synack(const tcp_key *k)
+static void fake_synack(struct tcp_stream *a, const tcp_key *k)
 {
-    struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)&k->t);
-    if (!a || a->client.state != TCP_SYN_SENT || a->server.state != TCP_CLOSE)
+    if (a->client.state != TCP_SYN_SENT || a->server.state != TCP_CLOSE)
         return;
     uint8_t p[44] = {0x45, 0, 0, 44, 0, 0, 0x40, 0, 64, IPPROTO_TCP};
     uint32_t seq = htonl(k->ack - 1), ack = htonl(a->client.seq);
@@ -306,13 +311,8 @@ static void fake_synack(const tcp_key *k)
  * A passive monitor should not: ACKs go missing in captures, and synthetic
  * or one-sided traces have none. Let the window start where reassembly
  * stands instead, whenever that is further than the last ACK seen. */
-static void open_window(const tcp_key *k)
+static void open_window(struct tcp_stream *a, int from)
 {
-    int from;
-    st_rs_stream *rs = stream_of_packet(k, &from);
-    if (!rs)
-        return;
-    struct tcp_stream *a = rs->tcp;
     struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
     struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
     uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
@@ -321,14 +321,27 @@ static void open_window(const tcp_key *k)
 }
 
 /* Feed one IPv4 packet (ours or a mapped IPv6 one) to libnids. */
+/* What we do before libnids sees a packet, on the stream it belongs to:
+ * one lookup serves all three (a SYN for a new 4-tuple has no stream yet). */
+static void before_packet(const tcp_key *k)
+{
+    int from;
+    struct tcp_stream *a = tcp_of_packet(k, &from);
+    if (!a)
+        return;
+    int syn_ack_rst = k->flags & (TH_SYN | TH_ACK | TH_RST);
+    if (from == ST_FROM_CLIENT && syn_ack_rst == TH_SYN)
+        before_syn(a);
+    else if (from == ST_FROM_CLIENT && syn_ack_rst == TH_ACK)
+        fake_synack(a, k);
+    if (a->user && k->carries)
+        open_window(a, from);
+}
+
 static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
 {
-    if (k && (k->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
-        before_syn(k);
-    else if (k && (k->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_ACK)
-        fake_synack(k);
     if (k)
-        open_window(k);
+        before_packet(k);
     st_rs.hdr.caplen = st_rs.hdr.len = (bpf_u_int32)tot;
     st_rs.in_nids = 1;
     nids_pcap_handler(NULL, &st_rs.hdr, (u_char *)ip);
@@ -362,7 +375,7 @@ static void feed_ipv4(const uint8_t *ip, size_t len)
     tcp_key k;
     int whole = (rd16(ip + 6) & 0x3FFF) == 0 && tot >= ihl + 20;
     if (whole)
-        key_of(ip, ihl, &k);
+        key_of(ip, ihl, tot, &k);
     feed_nids(ip, tot, whole ? &k : NULL); /* fragments: libnids reassembles them */
 }
 
@@ -402,7 +415,7 @@ static void feed_ipv6(const uint8_t *ip, size_t len)
     memcpy(v4 + 20, t.tcp, t.tcp_len);
     st_rs.counters.ipv6_tcp++;
     tcp_key k;
-    key_of(v4, 20, &k);
+    key_of(v4, 20, tot, &k);
     feed_nids(v4, tot, &k);
 }
 
@@ -486,7 +499,6 @@ int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char
 
 void st_reasm_flush(void)
 {
-    exit_reason = ST_CLOSE_EOF;
     while (st_rs.idle_head) {
         st_rs_stream *rs = st_rs.idle_head;
         struct tcp_stream *a = rs->tcp;

@@ -20,7 +20,6 @@ typedef struct st_rs_stream {
     st_half_stats st[2];
     long last_sec;
     struct st_rs_stream *prev, *next; /* idle list, least recently active first */
-    int dropped;                      /* consumer lost interest while inside libnids */
     int one_sided;                    /* only the client's packets are in the capture */
 } st_rs_stream;
 

@@ -21,7 +21,6 @@ void st_smtp_limits_default(st_smtp_limits *lim)
     lim->max_line = 4096;
     lim->max_reply_lines = 64;
     lim->max_pending = 1000;
-    lim->max_bdat_line = 4096;
 }
 
 static size_t clamp(size_t v, size_t lo, size_t hi)

@@ -87,7 +87,6 @@ typedef struct st_smtp_limits {
     size_t max_line;        /* command or reply line bytes kept; longer lines are cut (anomaly) */
     size_t max_reply_lines; /* lines of one multi-line reply kept */
     size_t max_pending;     /* commands waiting for their reply (PIPELINING) */
-    size_t max_bdat_line;   /* unused by DATA; BDAT content is passed through unsplit */
 } st_smtp_limits;
 
 /* Defaults: 4096-byte lines, 64 reply lines, 1000 pending commands. */

@@ -1015,7 +1015,7 @@ static void test_garbage(void **state)
                                   "\r",
                                   "\n"};
     srand(7);
-    st_smtp_limits lim = {32, 3, 5, 0};
+    st_smtp_limits lim = {32, 3, 5};
     for (int round = 0; round < 300; round++) {
         rec r = {0};
         st_smtp *p = st_smtp_new(round % 2 ? &lim : NULL, on_event, &r);
