@@ -9,7 +9,7 @@
 # build/asan/ (AddressSanitizer + UBSan, what the tests run).
 
 CC      ?= cc
-LAYERS  := capture reassembly smtp mime analyze output core
+LAYERS  := capture reassembly smtp mime mailhdr extract analyze output core
 SRCS    := $(filter-out $(EXCLUDE),$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -24,7 +24,7 @@ B       ?= build
 BA      ?= $(B)/asan
 OBJS    := $(SRCS:%.c=$(B)/%.o)
 OBJS_A  := $(SRCS:%.c=$(BA)/%.o)
-UNIT    := $(wildcard tests/unit/test_*.c)
+UNIT    := $(wildcard tests/unit/*/test_*.c)
 UNIT_A  := $(UNIT:tests/unit/%.c=$(BA)/tests/%)
 
 .PHONY: all deps run test unit bench fuzz format clean install
@@ -77,7 +77,7 @@ fuzz:
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
 
 format:
-	clang-format -i $(SRCS) $(wildcard */*.h) cli/*.c tests/unit/*.c
+	clang-format -i $(SRCS) $(wildcard */*.h) cli/*.c tests/unit/*/*.c
 
 clean:
 	rm -rf build

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "core/tunnel.h"
+#include "smtp/tunnel.h"
 
 typedef struct st_session {
     st_core *core;

@@ -19,7 +19,7 @@ FCC     ?= clang
 FB      := build/fuzz
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-LAYERS  := capture reassembly smtp mime analyze output core
+LAYERS  := capture reassembly smtp mime mailhdr extract analyze output core
 LIBSRCS := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 LIBOBJS := $(LIBSRCS:%.c=$(FB)/obj/%.o)
 

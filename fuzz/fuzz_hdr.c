@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 
 #include "fuzz/fuzz_common.h"
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 static const char *const charsets[] = {
     NULL,

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/tunnel.h"
+#include "smtp/tunnel.h"
 #include "fuzz/fuzz_common.h"
 
 typedef struct sides {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 #include "output/record.h"
 
 json_t *st_json_stringn(const char *s, size_t n, size_t cap)

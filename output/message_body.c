@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 #include "output/message_int.h"
 #include "output/record.h"
 

@@ -23,8 +23,8 @@ def run_unit(passed, failed):
     env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP",
                ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
-    for exe in sorted(glob.glob(os.path.join(ROOT, "build/asan/tests/test_*"))):
-        name = os.path.basename(exe)
+    for exe in sorted(glob.glob(os.path.join(ROOT, "build/asan/tests/*/test_*"))):
+        name = os.path.relpath(exe, os.path.join(ROOT, "build/asan/tests"))
         if ONLY and ONLY not in name:
             continue
         t0 = time.time()

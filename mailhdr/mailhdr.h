@@ -1,5 +1,5 @@
 /*
- * hdr.h - decoding of mail header values: charsets, RFC 2047 encoded words,
+ * mailhdr.h - decoding of mail header values: charsets, RFC 2047 encoded words,
  * address lists, Received-header IPs, attachment file names.
  *
  * Contract shared by every function here:
@@ -19,8 +19,8 @@
  * DATA for JSON output and anomaly checks. A file name from the wire is NEVER
  * used to build a path: the store names files by their hash.
  */
-#ifndef ST_MIME_HDR_H
-#define ST_MIME_HDR_H
+#ifndef ST_MAILHDR_H
+#define ST_MAILHDR_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,8 +12,8 @@
  * preamble is read; a preamble that does not parse within them is treated
  * as no preamble (the bytes are passed on, nothing is lost).
  */
-#ifndef ST_CORE_TUNNEL_H
-#define ST_CORE_TUNNEL_H
+#ifndef ST_SMTP_TUNNEL_H
+#define ST_SMTP_TUNNEL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 static struct st_hdr_ip IP[16];
 static unsigned FL;

@@ -9,7 +9,7 @@
  * skipped, words before a bare address are dropped; each such repair sets a flag.
  * Overlong names/addresses are cut (flag); more entries than the cap: flag, stop.
  */
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 #include <string.h>
 #include <strings.h>

@@ -11,7 +11,7 @@
  * Bounded: one pass over the input, a fixed 256-byte conversion buffer on the
  * stack, output capped by the caller (cut at a character boundary, flag TRUNCATED).
  */
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 #include <string.h>
 

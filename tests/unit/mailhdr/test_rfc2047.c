@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 static char buf[8192];
 

@@ -8,7 +8,7 @@
  * with U+FFFD and cuts overlong names at a character boundary (flag). The checks
  * read the bytes once; they never allocate and accept any input.
  */
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 static struct st_hdr_addr A[64];
 static unsigned LF;

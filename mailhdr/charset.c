@@ -13,7 +13,7 @@
  * a character boundary, flag TRUNCATED. Never allocates except inside iconv_open.
  * Not thread-safe (one static cache).
  */
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 #include <ctype.h>
 #include <errno.h>

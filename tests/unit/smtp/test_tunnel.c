@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "core/tunnel.h"
+#include "smtp/tunnel.h"
 
 typedef struct {
     char out[2][4096];

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 #define SUS(s) st_hdr_fname_is_suspicious((s), sizeof(s) - 1)
 

@@ -10,7 +10,7 @@
  * Every candidate must pass inet_pton. Bounded: one pass, at most max results;
  * more are counted as TOO_MANY, never stored.
  */
-#include "mime/hdr.h"
+#include "mailhdr/mailhdr.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -6,7 +6,7 @@
  * protocol. Held buffers are at most ST_TUNNEL_HOLD bytes, so measuring
  * again on every segment costs little.
  */
-#include "core/tunnel.h"
+#include "smtp/tunnel.h"
 
 #include <stdlib.h>
 #include <string.h>
