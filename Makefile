@@ -1,23 +1,25 @@
 # smtptap - passive SMTP session reassembler.  GPL-2.0-or-later.
 #
+#   make         build build/smtptap (installs nothing)
+#   make deps    install the packages the build needs (apt-get, if missing)
 #   make run     install what is missing, build, run on a bundled capture
 #   make test    install what is missing, build, run every test
 #   make bench   throughput against tcpdump, tshark and mailsnarf
 #   make fuzz    libFuzzer targets (clang), longer than the tests
+#   make format-check   clang-format over every C file, changing nothing (CI)
 #
 # Two builds live side by side: build/ (optimised, what users run) and
 # build/asan/ (AddressSanitizer + UBSan, what the tests run).
 
-CC      ?= cc
-LAYERS  := capture reassembly smtp mime mailhdr extract analyze output core
-SRCS    := $(filter-out $(EXCLUDE),$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
-VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+# VERSION, LAYERS, DEFS, WARN, LDLIBS: shared with fuzz/fuzz.mk.
+include mk/common.mk
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wno-unused-parameter
-CPPFLAGS+= -D_GNU_SOURCE -DST_VERSION='"$(VERSION)"' -Iinclude -I.
+CC      ?= cc
+SRCS    := $(filter-out $(EXCLUDE),$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
+
+CPPFLAGS+= $(DEFS)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 $(WARN) -fno-strict-aliasing
-LDLIBS  := -lnids -lpcap -lz -ljansson -lcrypto -lmagic -lyara -lpcre2-8 -lm -lpthread
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B       ?= build
@@ -26,9 +28,14 @@ OBJS    := $(SRCS:%.c=$(B)/%.o)
 OBJS_A  := $(SRCS:%.c=$(BA)/%.o)
 UNIT    := $(wildcard tests/unit/*/test_*.c)
 UNIT_A  := $(UNIT:tests/unit/%.c=$(BA)/tests/%)
+# Every C file and header of the project: what `format` rewrites and
+# `format-check` (CI) verifies, one list so the two cannot disagree.
+FMT     := $(wildcard $(foreach d,$(LAYERS) include cli fuzz bench tests/unit/*,$(d)/*.[ch]))
 
-.PHONY: all deps run test unit bench fuzz format clean install
-all: deps $(B)/smtptap
+.PHONY: all deps run test unit bench fuzz format format-check clean install
+# A build never touches the system: `make deps` installs the packages,
+# and run/test/bench/fuzz install what they miss first.
+all: $(B)/smtptap
 
 deps:
 	@sh scripts/deps.sh build
@@ -59,13 +66,15 @@ $(BA)/tests/%: tests/unit/%.c $(BA)/libsmtptap.a
 
 unit: $(UNIT_A)
 
-run: all
+run:
+	@sh scripts/deps.sh build
+	@$(MAKE) --no-print-directory $(B)/smtptap
 	@sh scripts/run-demo.sh
 
 test:
 	@sh scripts/deps.sh test
 	@$(MAKE) --no-print-directory $(B)/smtptap $(BA)/smtptap $(UNIT_A)
-	@python3 tests/run.py
+	@SMTPTAP_BUILD=$(B) python3 tests/run.py
 
 bench:
 	@sh scripts/deps.sh bench
@@ -74,10 +83,17 @@ bench:
 
 fuzz:
 	@sh scripts/deps.sh fuzz
-	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk FB=$(B)/fuzz
 
 format:
-	clang-format -i $(SRCS) $(wildcard */*.h) cli/*.c tests/unit/*/*.c
+	clang-format -i $(FMT)
+
+# One file at a time, so the report names the files, not thousands of lines.
+format-check:
+	@bad=$$(for f in $(FMT); do clang-format --dry-run --Werror $$f 2>/dev/null || echo $$f; done); \
+	if [ -n "$$bad" ]; then echo "format: not as clang-format leaves them (make format):" $$bad; \
+	    exit 1; fi; \
+	echo "format: $(words $(FMT)) files ok"
 
 clean:
 	rm -rf build

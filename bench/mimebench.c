@@ -2,7 +2,7 @@
  * mimebench.c - the MIME core alone against the least a tool must do for the
  * same result (base64-decode the attachments, md5+sha1+sha256 them).
  *
- *   mimebench mime [options] PATH...      st_message on each message file
+ *   mimebench mime [options] PATH...      the extraction on each message file
  *   mimebench baseline [options] PATH...  decode + hash the sidecar's ranges
  *   mimebench rss-big [options] FILE      mime, every attachment stored whole
  *
@@ -11,7 +11,7 @@
  * one line "offset length size sha256" per base64 attachment.
  *
  * mime: each file is read with read() in --chunk pieces (default 64 KiB) and
- * fed to st_message_new/feed/finish with the default configuration, the
+ * fed to tmsg_new/feed/finish with the default configuration, the
  * attachment store open on --store DIR (default: a temporary directory under
  * ./bench/work or /tmp, removed at the end; --no-store: hashed only). The
  * record object is serialised (json_dumps) as the tool would write it.
@@ -50,8 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "output/message.h"
-#include "output/store.h"
+#include "tests/support/xmsg.h"
+#include "analyze/store.h"
 
 typedef struct range {
     uint64_t off, len, size;
@@ -187,8 +187,8 @@ static void check(totals *t, json_t *rec, const range *r, size_t nr)
 
 static void run_mime(const opts *o, list *files, totals *t, uint8_t *buf)
 {
-    st_message_config cfg;
-    st_message_config_default(&cfg);
+    tcfg cfg;
+    tcfg_default(&cfg);
     char err[256];
     if (!o->no_store) {
         cfg.files = st_store_open(o->store, "files", "", err, sizeof err);
@@ -203,20 +203,20 @@ static void run_mime(const opts *o, list *files, totals *t, uint8_t *buf)
         int fd = open(files->v[i], O_RDONLY);
         if (fd < 0)
             die(files->v[i], strerror(errno));
-        st_message *m = st_message_new(&cfg);
+        tmsg *m = tmsg_new(&cfg);
         if (!m)
-            die("st_message_new", "out of memory");
+            die("tmsg_new", "out of memory");
         ssize_t n;
         while ((n = read(fd, buf, o->chunk)) > 0) {
-            st_message_feed(m, buf, (size_t)n);
+            tmsg_feed(m, buf, (size_t)n);
             t->bytes += (uint64_t)n;
         }
         if (n < 0)
             die(files->v[i], strerror(errno));
         close(fd);
         json_t *rec = json_object();
-        st_message_finish(m, rec);
-        st_message_free(m);
+        tmsg_finish(m, rec);
+        tmsg_free(m);
         char *s = json_dumps(rec, JSON_COMPACT);
         t->json_bytes += s ? strlen(s) : 0;
         free(s);

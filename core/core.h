@@ -8,19 +8,22 @@
 #include <stdio.h>
 
 #include "core/config.h"
-#include "output/message.h"
+#include "analyze/file.h"
+#include "capture/maildir.h"
+#include "extract/extract.h"
 #include "output/record.h"
-#include "output/store.h"
 #include "reassembly/reasm.h"
 #include "smtp/smtp.h"
 
 typedef struct st_core {
     smtptap_config *cfg;
-    st_store *messages;           /* with a cap of 0 when store_messages is off */
-    st_store *files;              /* attachments; NULL when archive_attachments is off */
-    st_message_config msg_config; /* the same extraction for SMTP and message files */
-    FILE *jsonl;
-    int flush_each; /* live capture: every record reaches the disk at once */
+    st_store *messages;        /* with a cap of 0 when store_messages is off */
+    st_store *files;           /* attachments; NULL when archive_attachments is off */
+    st_extract_config extract; /* the same extraction for SMTP and message files */
+    st_file_kind msg_kind;     /* messages: OUT/messages/, sha256 only */
+    st_file_kind attach_kind;  /* attachments: OUT/files/, the always_dispatch chain */
+    struct st_sink *sink;      /* the records: OUT/sessions.jsonl (output/sink.h) */
+    int flush_each;            /* live capture: every record reaches the disk at once */
     st_smtp_limits smtp_limits;
     st_record_limits record_limits;
     smtptap_stats stats;
@@ -29,11 +32,38 @@ typedef struct st_core {
 /* The reassembly consumer: one st_session per TCP stream. */
 extern const st_reasm_ops st_session_ops;
 
-/* Write one finished record as a line of sessions.jsonl (steals rec). */
+/* Write one finished record as a line of the record sink, sessions.jsonl
+ * (steals rec). A record the sink gives up counts as an output error. */
 void st_core_emit(st_core *core, json_t *rec);
 /* The same for a record already serialised (steals line; NULL counts as
  * an output error). */
 void st_core_emit_text(st_core *core, char *line);
+
+/* One message in flight (core/message.c): its bytes as a file object of
+ * msg_kind, and its extraction, whose attachments are file objects of
+ * attach_kind. Used alike by SMTP sessions and message files. */
+typedef struct st_core_msg {
+    st_file *eml;  /* NULL when out of memory at begin */
+    st_extract *x; /* NULL: the record has no contents */
+    uint64_t missing;
+} st_core_msg;
+
+/* From the options: the extraction config and the two kinds, the
+ * analyzers set up. -1 with err (an unknown analyzer, a failed set-up). */
+int st_core_message_setup(st_core *core, char *err, size_t errlen);
+void st_core_message_teardown(st_core *core);
+
+void st_core_msg_begin(st_core *core, st_core_msg *m);
+void st_core_msg_data(st_core_msg *m, const uint8_t *d, size_t n);
+void st_core_msg_gap(st_core_msg *m, uint64_t n);
+/* Ends the message: its record fields (NULL when out of memory at begin);
+ * complete: every byte was seen and its end too. Counts it in the stats;
+ * sha256 (when not NULL) gets the content's hash, "" if none. */
+json_t *st_core_msg_end(st_core *core, st_core_msg *m, int complete, char sha256[65]);
+/* Drops a message never ended: nothing of it is kept. */
+void st_core_msg_abort(st_core_msg *m);
+/* A quiet stream: buffers given back. */
+void st_core_msg_idle(st_core_msg *m);
 
 /* One message file (core/msgfile.c): dirfd and name as for openat(2),
  * shown is the path written in the record and in errors, source is "eml"
@@ -45,9 +75,10 @@ void st_core_emit_text(st_core *core, char *line);
 int st_msgfile_read(st_core *core, int dirfd, const char *name, const char *shown,
                     const char *source, int gone_ok, char *err, size_t errlen);
 
-/* DIR/new of a Maildir (core/maildir.c): every message in it once, then,
- * with follow, every message delivered into it until *stop is set. */
-int st_maildir_watch(st_core *core, const char *dir, int follow, volatile sig_atomic_t *stop,
-                     char *err, size_t errlen);
+/* DIR/new of a Maildir (capture/maildir.c), each message read as by
+ * st_msgfile_read: every message in it once, then, with follow, every
+ * message delivered into it until *stop is set. */
+int st_core_maildir(st_core *core, const char *dir, int follow, volatile sig_atomic_t *stop,
+                    char *err, size_t errlen);
 
 #endif

@@ -1,10 +1,11 @@
 /*
  * session.c - one TCP stream: SMTP parser, session record, message store.
  *
- * Wires the layers for a stream: bytes from reassembly go to the SMTP
- * parser; its events build the record; message bytes are streamed to the
- * content-addressed store as they arrive. A stream that turns out not to
- * be SMTP is dropped early and leaves nothing behind.
+ * Wires the layers for a stream: bytes from reassembly go through the
+ * proxy-preamble decoder to the SMTP parser; its events build the record;
+ * message bytes go through the message pipeline (core/message.c) as they
+ * arrive. A stream that turns out not to be SMTP is dropped early and
+ * leaves nothing behind.
  *
  * How it fails: out of memory at open ignores the stream (counted by
  * reassembly as a stream, by nobody as a session); a store error leaves
@@ -20,9 +21,7 @@ typedef struct st_session {
     st_core *core;
     st_smtp *smtp;
     st_record *rec;
-    st_store_obj *msg; /* the message being received, if any */
-    st_message *mx;    /* its MIME extraction */
-    uint64_t msg_missing;
+    st_core_msg msg;  /* the message being received, if any */
     st_tunnel tunnel; /* a proxy handshake before the SMTP dialogue */
     int msg_open;     /* between the first byte (or end) of a message and its end */
     int msg_ended;    /* its end was seen */
@@ -32,39 +31,22 @@ typedef struct st_session {
  * that the server refused leaves no message behind. */
 static void message_begin(st_session *s)
 {
-    st_core *c = s->core;
     if (s->msg_open)
         return;
     s->msg_open = 1;
-    uint64_t cap = c->cfg->store_messages ? (uint64_t)c->cfg->message_store_max : 0;
-    s->msg_missing = 0;
     s->msg_ended = 0;
-    s->msg = st_store_begin(c->messages, cap, 0);
-    s->mx = st_message_new(&c->msg_config);
+    st_core_msg_begin(s->core, &s->msg);
 }
 
 static void message_end(st_session *s)
 {
-    st_store_result r;
     if (!s->msg_open)
         return;
     s->msg_open = 0;
-    if (!s->msg) /* out of memory at begin */
-        return;
-    st_store_end(s->msg, &r);
-    s->msg = NULL;
-    s->core->stats.messages++;
-    if (r.stored)
-        s->core->stats.messages_stored++;
-    else if (r.write_error)
-        s->core->stats.output_errors++;
-    json_t *m = st_record_message_json(&r, s->msg_missing, s->msg_ended && s->msg_missing == 0);
-    if (s->mx) {
-        st_message_finish(s->mx, m);
-        st_message_free(s->mx);
-        s->mx = NULL;
-    }
-    st_record_set_message(s->rec, m);
+    int complete = s->msg_ended && s->msg.missing == 0;
+    json_t *m = st_core_msg_end(s->core, &s->msg, complete, NULL);
+    if (m) /* NULL: out of memory at begin */
+        st_record_set_message(s->rec, m);
 }
 
 static void on_smtp_event(void *ctx, const st_smtp_event *ev)
@@ -76,16 +58,11 @@ static void on_smtp_event(void *ctx, const st_smtp_event *ev)
         break;
     case ST_SMTP_EV_MSG_DATA:
         message_begin(s);
-        if (s->msg)
-            st_store_write(s->msg, ev->data, ev->len);
-        if (s->mx)
-            st_message_feed(s->mx, ev->data, ev->len);
+        st_core_msg_data(&s->msg, ev->data, ev->len);
         return;
     case ST_SMTP_EV_MSG_GAP:
         message_begin(s);
-        s->msg_missing += ev->gap;
-        if (s->mx)
-            st_message_gap(s->mx, ev->gap);
+        st_core_msg_gap(&s->msg, ev->gap);
         return;
     case ST_SMTP_EV_MSG_END:
         message_begin(s); /* BDAT 0 LAST: an empty message is still a message */
@@ -104,9 +81,7 @@ static void on_smtp_event(void *ctx, const st_smtp_event *ev)
 static void session_free(st_session *s)
 {
     st_tunnel_free(&s->tunnel);
-    if (s->msg)
-        st_store_abort(s->msg);
-    st_message_free(s->mx);
+    st_core_msg_abort(&s->msg);
     st_smtp_free(s->smtp);
     st_record_free(s->rec);
     free(s);
@@ -180,7 +155,7 @@ static void session_idle(void *app, void *stream)
 {
     st_session *s = stream;
     (void)app;
-    st_store_trim(s->msg);
+    st_core_msg_idle(&s->msg);
     st_record_idle(s->rec);
 }
 

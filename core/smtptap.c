@@ -1,11 +1,12 @@
 /*
  * smtptap.c - the public API: sources in, records out.
  *
- * Owns the output directory, the record file and the stores, and runs the
- * packet loop for files and interfaces; message files and Maildirs go to
- * core/msgfile.c and core/maildir.c. Read errors end the source that
- * had them, never the process; sessions already seen are flushed by
- * smtptap_close whatever happened before.
+ * Owns the output directory, the record sink (output/sink.h: the file
+ * OUT/sessions.jsonl) and the stores, and runs the packet loop for files
+ * and interfaces; message files and Maildirs go to core/msgfile.c and
+ * core/maildir.c. Read errors end the source that had them, never the
+ * process; sessions already seen are flushed by smtptap_close whatever
+ * happened before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 
 #include "capture/source.h"
 #include "core/core.h"
+#include "output/sink.h"
+#include "output/stats.h"
 
 struct smtptap {
     st_core core;
@@ -31,14 +34,25 @@ const char *smtptap_version(void)
     return ST_VERSION;
 }
 
+/* Records the sink took and then gave up (a buffer that could not be
+ * written out) are errors, not sessions. */
+static void given_up(st_core *c, size_t n)
+{
+    c->stats.sessions -= n;
+    c->stats.output_errors += n;
+}
+
 void st_core_emit_text(st_core *c, char *line)
 {
-    if (!line || fputs(line, c->jsonl) == EOF || fputc('\n', c->jsonl) == EOF)
-        c->stats.output_errors++;
-    else
+    size_t n = line ? st_sink_write(c->sink, line, strlen(line)) : 1;
+    if (n == 0) {
         c->stats.sessions++;
+    } else {
+        c->stats.output_errors++; /* this one */
+        given_up(c, n - 1);       /* and those lost with it */
+    }
     if (c->flush_each)
-        fflush(c->jsonl);
+        given_up(c, st_sink_flush(c->sink));
     free(line);
 }
 
@@ -61,7 +75,6 @@ static void raise_fd_limit(void)
 static int open_outputs(smtptap *t, char *err, size_t errlen)
 {
     st_core *c = &t->core;
-    char path[4096];
     /* the store creates the output directory, parents included */
     c->messages = st_store_open(c->cfg->output_dir, "messages", ".eml", err, errlen);
     if (!c->messages)
@@ -69,36 +82,16 @@ static int open_outputs(smtptap *t, char *err, size_t errlen)
     if (c->cfg->archive_attachments &&
         !(c->files = st_store_open(c->cfg->output_dir, "files", "", err, errlen)))
         return -1;
-    snprintf(path, sizeof path, "%s/sessions.jsonl", c->cfg->output_dir);
-    c->jsonl = fopen(path, "w");
-    if (!c->jsonl) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    setvbuf(c->jsonl, NULL, _IOFBF, 1 << 16);
-    return 0;
-}
-
-/* One extraction for SMTP messages and message files alike. */
-static void message_config(st_core *c)
-{
-    st_message_config_default(&c->msg_config);
-    c->msg_config.files = c->files;
-    c->msg_config.attachment_store_max = (uint64_t)c->cfg->attachment_store_max;
-    c->msg_config.body_max = (size_t)c->cfg->body_max;
-    c->msg_config.omit_body = c->cfg->omit_body;
-    c->msg_config.max_attachments = (size_t)c->cfg->max_attachments;
-    c->msg_config.mime.max_header_bytes = (size_t)c->cfg->mime_header_bytes;
-    c->msg_config.mime.max_headers = (size_t)c->cfg->mime_max_headers;
-    c->msg_config.mime.max_depth = (unsigned)c->cfg->mime_max_depth;
-    c->msg_config.mime.max_parts = (size_t)c->cfg->mime_max_parts;
+    st_sink_options so = {.output_dir = c->cfg->output_dir};
+    c->sink = st_sink_open("file", &so, err, errlen);
+    return c->sink ? 0 : -1;
 }
 
 static void free_core(smtptap *t)
 {
     st_core *c = &t->core;
-    if (c->jsonl)
-        fclose(c->jsonl);
+    st_sink_close(c->sink, NULL, NULL, 0); /* after a failed open only */
+    st_core_message_teardown(c);
     st_store_close(c->messages);
     st_store_close(c->files);
     smtptap_config_free(c->cfg);
@@ -121,11 +114,10 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
     c->record_limits.max_transactions = (size_t)c->cfg->max_transactions;
     c->record_limits.max_rcpts = (size_t)c->cfg->max_rcpts;
     c->record_limits.max_anomalies = (size_t)c->cfg->max_anomalies;
-    if (open_outputs(t, err, errlen) != 0) {
+    if (open_outputs(t, err, errlen) != 0 || st_core_message_setup(c, err, errlen) != 0) {
         free_core(t);
         return NULL;
     }
-    message_config(c);
     st_reasm_config rc;
     st_reasm_config_default(&rc);
     rc.max_streams = (int)c->cfg->max_streams;
@@ -208,7 +200,7 @@ int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, si
 {
     if (follow)
         t->core.flush_each = 1; /* a record is looked for as soon as its mail arrives */
-    return st_maildir_watch(&t->core, dir, follow, &t->stopping, err, errlen);
+    return st_core_maildir(&t->core, dir, follow, &t->stopping, err, errlen);
 }
 
 void smtptap_stop(smtptap *t)
@@ -231,42 +223,18 @@ void smtptap_get_stats(const smtptap *t, smtptap_stats *s)
 void smtptap_flush(smtptap *t)
 {
     st_reasm_flush();
-    fflush(t->core.jsonl);
+    given_up(&t->core, st_sink_flush(t->core.sink));
 }
 
 /* OUT/stats.json: what was read, followed, skipped and written, for the
  * operator (drops, holes and libnids' complaints are not in any record). */
 static int write_stats(smtptap *t)
 {
-    const st_reasm_counters *r = st_reasm_get_counters();
     smtptap_stats s;
     smtptap_get_stats(t, &s);
-    static const char *warn[10] = {"undefined",    "ip_oversized", "ip_invlist",  "ip_overlap",
-                                   "ip_hdr",       "ip_srr",       "tcp_toomuch", "tcp_hdr",
-                                   "tcp_bigqueue", "tcp_badflags"}; /* NIDS_WARN_* order */
-    json_t *w = json_object();
-    for (int i = 0; i < 10; i++)
-        json_object_set_new(w, warn[i], json_integer((json_int_t)r->nids_warnings[i]));
-    json_t *j = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
-        "packets", (json_int_t)s.packets, "bytes", (json_int_t)s.bytes, "streams",
-        (json_int_t)s.streams, "sessions", (json_int_t)s.sessions, "transactions",
-        (json_int_t)s.transactions, "messages", (json_int_t)s.messages, "missing_bytes",
-        (json_int_t)s.missing_bytes, "pcap_dropped", (json_int_t)s.pcap_dropped, "output_errors",
-        (json_int_t)s.output_errors, "reassembly", "not_ip", (json_int_t)r->not_ip, "l2_errors",
-        (json_int_t)r->l2_errors, "ip_errors", (json_int_t)r->ip_errors, "not_tcp",
-        (json_int_t)r->not_tcp, "ipv6_tcp", (json_int_t)r->ipv6_tcp, "ipv6_fragments",
-        (json_int_t)r->ipv6_fragments, "ipv6_map_full", (json_int_t)r->ipv6_map_full, "reserved_v4",
-        (json_int_t)r->reserved_v4, "holes", (json_int_t)r->holes, "hole_bytes",
-        (json_int_t)r->hole_bytes, "idle_closed", (json_int_t)r->idle_closed, "reused",
-        (json_int_t)r->reused, "evicted", (json_int_t)r->evicted, "one_sided",
-        (json_int_t)r->one_sided, "trimmed", (json_int_t)r->trimmed, "nids_warnings", w);
     char path[4096];
     snprintf(path, sizeof path, "%s/stats.json", t->core.cfg->output_dir);
-    int rc = j ? json_dump_file(j, path, JSON_INDENT(2)) : -1;
-    json_decref(j);
-    return rc;
+    return st_stats_write(path, &s, st_reasm_get_counters());
 }
 
 int smtptap_close(smtptap *t, char *err, size_t errlen)
@@ -274,11 +242,15 @@ int smtptap_close(smtptap *t, char *err, size_t errlen)
     st_reasm_shutdown(); /* closes every open session: records are written */
     st_core *c = &t->core;
     int rc = 0;
+    size_t n;
+    /* the record file first: stats.json then counts what it really got */
+    int sink_rc = st_sink_close(c->sink, &n, err, errlen);
+    c->sink = NULL;
+    given_up(c, n);
     if (write_stats(t) != 0)
         c->stats.output_errors++;
-    if (fflush(c->jsonl) != 0 || ferror(c->jsonl)) {
-        snprintf(err, errlen, "%s/sessions.jsonl: %s", c->cfg->output_dir, strerror(errno));
-        rc = -1;
+    if (sink_rc != 0) {
+        rc = -1; /* err: "OUT/sessions.jsonl: reason" */
     } else if (c->stats.output_errors) {
         snprintf(err, errlen, "%llu records or files could not be written",
                  (unsigned long long)c->stats.output_errors);

@@ -11,24 +11,22 @@
 # working corpus build/fuzz/corpus/<target>/ (new inputs go there, never
 # into the repo) and the reproducers of fuzz/regress/<target>/. A crash
 # is written to build/fuzz/crashes/<target>/ and makes the run fail.
+# `make fuzz B=dir` (FB=dir/fuzz here) puts all of build/fuzz in dir/fuzz.
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= fuzz_l2 fuzz_smtp fuzz_mime fuzz_message fuzz_hdr fuzz_tunnel fuzz_pcap
 FUZZ_JOBS    ?= 1
 FCC     ?= clang
-FB      := build/fuzz
-VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+FB      ?= build/fuzz
 
-LAYERS  := capture reassembly smtp mime mailhdr extract analyze output core
+# The same layers, warnings and libraries as the Makefile's build.
+include mk/common.mk
 LIBSRCS := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 LIBOBJS := $(LIBSRCS:%.c=$(FB)/obj/%.o)
 
-FCPPFLAGS := -D_GNU_SOURCE -DST_VERSION='"$(VERSION)"' -Iinclude -I.
-FWARN   := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wno-unused-parameter
 # UBSan recoverable so that fuzz/ubsan.supp works; fuzz/run.sh sets halt_on_error=1.
 FSAN    := -fsanitize=address,undefined -fno-omit-frame-pointer
-FCFLAGS := -std=c11 -g -O1 -fno-strict-aliasing $(FWARN) $(FSAN)
-LDLIBS  := -lnids -lpcap -lz -ljansson -lcrypto -lmagic -lyara -lpcre2-8 -lm -lpthread
+FCFLAGS := -std=c11 -g -O1 -fno-strict-aliasing $(WARN) $(FSAN)
 
 # -max_len per target: frames are small, messages and captures are not.
 MAXLEN_fuzz_l2      := 2048
@@ -45,15 +43,16 @@ run: build
 
 build: $(FUZZ_TARGETS:%=$(FB)/%)
 
-$(FB)/obj/%.o: %.c fuzz/fuzz.mk
+$(FB)/obj/%.o: %.c fuzz/fuzz.mk mk/common.mk
 	@mkdir -p $(@D)
-	$(FCC) $(FCPPFLAGS) $(FCFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+	$(FCC) $(DEFS) $(FCFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(FB)/libsmtptap-fuzz.a: $(LIBOBJS)
 	@rm -f $@; ar rcs $@ $^
 
-$(FB)/%: fuzz/%.c fuzz/fuzz_common.h fuzz/fuzz_mime_ser.h fuzz/fuzz.mk $(FB)/libsmtptap-fuzz.a
-	$(FCC) $(FCPPFLAGS) $(FCFLAGS) -fsanitize=fuzzer -o $@ $< $(FB)/libsmtptap-fuzz.a $(LDLIBS)
+$(FB)/%: fuzz/%.c fuzz/fuzz_common.h fuzz/fuzz_mime_ser.h fuzz/fuzz.mk mk/common.mk \
+         $(FB)/libsmtptap-fuzz.a
+	$(FCC) $(DEFS) $(FCFLAGS) -fsanitize=fuzzer -o $@ $< $(FB)/libsmtptap-fuzz.a $(LDLIBS)
 
 clean-fuzz:
 	rm -rf $(FB)

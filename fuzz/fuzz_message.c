@@ -8,7 +8,7 @@
  *   bit 6 max_attachments 2, bit 7 small MIME limits;
  * the rest is the message.
  *
- * Properties: no sanitizer report; the object st_message_finish fills
+ * Properties: no sanitizer report; the object tmsg_finish fills
  * serialises (json_dumps, compact and ASCII-only) and the text parses back
  * (jansson checks UTF-8 on load); a "stored" path is relative, under
  * files/, and has no "..".
@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "fuzz/fuzz_common.h"
-#include "output/message.h"
-#include "output/store.h"
+#include "tests/support/xmsg.h"
+#include "analyze/store.h"
 
 #define FZ_STORE_RESET 256
 
@@ -95,28 +95,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *msg = data + 2;
     size_t n = size - 2;
 
-    st_message_config cfg;
-    st_message_config_default(&cfg);
+    tcfg cfg;
+    tcfg_default(&cfg);
     cfg.files = (opt & 8) ? NULL : files;
     if (opt & 2)
-        cfg.omit_body = 1;
+        cfg.x.omit_body = 1;
     if (opt & 4)
-        cfg.body_max = 64;
+        cfg.x.body_max = 64;
     if (opt & 16)
         cfg.attachment_store_max = 16;
     if (opt & 32)
-        cfg.header_value_max = 32;
+        cfg.x.header_value_max = 32;
     if (opt & 64)
-        cfg.max_attachments = 2;
+        cfg.x.max_attachments = 2;
     if (opt & 128) {
-        cfg.mime.max_header_bytes = 512;
-        cfg.mime.max_headers = 4;
-        cfg.mime.max_depth = 3;
-        cfg.mime.max_msg_depth = 2;
-        cfg.mime.max_parts = 5;
-        cfg.mime.max_line = 300;
+        cfg.x.mime.max_header_bytes = 512;
+        cfg.x.mime.max_headers = 4;
+        cfg.x.mime.max_depth = 3;
+        cfg.x.mime.max_msg_depth = 2;
+        cfg.x.mime.max_parts = 5;
+        cfg.x.mime.max_line = 300;
     }
-    st_message *m = st_message_new(&cfg);
+    tmsg *m = tmsg_new(&cfg);
     if (!m)
         return 0;
     uint32_t seed = (uint32_t)split * 2654435761u ^ opt;
@@ -127,20 +127,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (k > n - at)
             k = n - at;
         if ((opt & 1) && fz_rand(&seed) % 8 == 0) {
-            st_message_gap(m, k);
+            tmsg_gap(m, k);
         } else {
             uint8_t *c = malloc(k);
             if (!c)
                 abort();
             memcpy(c, msg + at, k);
-            st_message_feed(m, c, k);
+            tmsg_feed(m, c, k);
             free(c);
         }
         at += k;
     }
     json_t *obj = json_object();
-    st_message_finish(m, obj);
-    st_message_free(m);
+    tmsg_finish(m, obj);
+    tmsg_free(m);
 
     for (int f = 0; f < 2; f++) {
         char *s = json_dumps(obj, JSON_COMPACT | (f ? JSON_ENSURE_ASCII : 0));

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh FB SECONDS target:maxlen... - run each libFuzzer target for SECONDS,
-# print one summary line per target, exit 1 if any target crashed.
+# print one summary line per target, exit 1 if any target crashed (or was
+# not built: a target that did not run must not pass).
 #
 # Corpus directories: build/fuzz/corpus/<t> (written), fuzz/seeds/<t> and
 # fuzz/regress/<t> (read). Crashes, leaks, timeouts and OOMs go to
@@ -29,7 +30,10 @@ for spec in "$@"; do
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     new=$((after - before))
     status=ok
-    if [ "$rc" -ne 0 ] || [ "$new" -gt 0 ]; then
+    if [ ! -x "$FB/$t" ]; then
+        status="MISSING ($FB/$t not built)"  # not run is not passed
+        failed=1
+    elif [ "$rc" -ne 0 ] || [ "$new" -gt 0 ]; then
         status="CRASH (exit $rc, see $log, $crashes)"
         failed=1
     fi

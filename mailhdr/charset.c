@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LABEL_MAX 40
@@ -391,6 +392,16 @@ size_t st_charset_utf8_sanitize(const void *in, size_t len, char *out, size_t ca
     if (flags)
         *flags |= fl;
     return n;
+}
+
+char *st_charset_utf8_dup(const void *in, size_t len, size_t cap, size_t *outlen)
+{
+    /* at most cap bytes out, and never more than 3 per byte in (U+FFFD) */
+    size_t room = (len < cap ? len * 3 : cap) + 1;
+    char *out = malloc(room);
+    if (out)
+        *outlen = st_charset_utf8_sanitize(in, len, out, room, NULL);
+    return out;
 }
 
 bool st_charset_same(const char *a, const char *b)

@@ -74,6 +74,10 @@ bool st_charset_utf8_valid(const void *in, size_t len);
  */
 size_t st_charset_utf8_sanitize(const void *in, size_t len, char *out, size_t cap, unsigned *flags);
 
+/* The same into a new heap buffer: at most cap bytes out (never a split
+ * character), NUL-terminated, *outlen its length. NULL when out of memory. */
+char *st_charset_utf8_dup(const void *in, size_t len, size_t cap, size_t *outlen);
+
 /* Largest n <= max such that s[0..n) does not end inside a UTF-8 sequence of s[len]. */
 size_t st_charset_utf8_cut(const char *s, size_t len, size_t max);
 

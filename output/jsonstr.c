@@ -20,12 +20,10 @@ json_t *st_json_stringn(const char *s, size_t n, size_t cap)
 {
     if (!s)
         return json_null();
-    /* at most cap bytes out, and never more than 3 per byte in (U+FFFD) */
-    size_t room = (n < cap ? n * 3 : cap) + 1;
-    char *out = malloc(room);
+    size_t len;
+    char *out = st_charset_utf8_dup(s, n, cap, &len);
     if (!out)
         return json_null();
-    size_t len = st_charset_utf8_sanitize(s, n, out, room, NULL);
     json_t *j = json_stringn_nocheck(out, len);
     free(out);
     return j ? j : json_null();

@@ -51,34 +51,53 @@ static json_t *endpoint_json(const st_endpoint *ep)
     return json_pack("{s:s, s:i}", "ip", ip, "port", (int)ep->port);
 }
 
-/* Deterministic: the same capture gives the same uids run after run. */
-static void make_uid(const st_endpoint *c, const st_endpoint *s, const struct timeval *ts,
-                     char out[20])
+/* "S" (session) or "M" (message file) and 18 base62 characters from the
+ * first 18 bytes of a digest: deterministic, so the same input gives the
+ * same uids run after run. */
+static void make_uid(char kind, const unsigned char d[18], char out[20])
 {
     static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    out[0] = kind;
+    for (int i = 0; i < 18; i++)
+        out[i + 1] = b62[d[i] % 62];
+    out[19] = 0;
+}
+
+static void session_uid(const st_endpoint *c, const st_endpoint *s, const struct timeval *ts,
+                        char out[20])
+{
     unsigned char d[SHA_DIGEST_LENGTH], in[2 * sizeof *c + 16];
     long long t[2] = {(long long)ts->tv_sec, (long long)ts->tv_usec};
     memcpy(in, c, sizeof *c);
     memcpy(in + sizeof *c, s, sizeof *s);
     memcpy(in + 2 * sizeof *c, t, sizeof t);
     SHA1(in, sizeof in, d);
-    out[0] = 'S';
-    for (int i = 0; i < 18; i++)
-        out[i + 1] = b62[d[i] % 62];
-    out[19] = 0;
+    make_uid('S', d, out);
 }
 
-st_record *st_record_new(const st_record_limits *lim, const st_endpoint *client,
-                         const st_endpoint *server, const struct timeval *ts)
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
+}
+
+/* From the hex sha256 of the content (empty only if hashing had no memory). */
+static void file_uid(const char *sha256, char out[20])
+{
+    unsigned char d[18];
+    size_t n = strlen(sha256);
+    for (size_t i = 0; i < 18; i++)
+        d[i] = 2 * i + 1 < n
+                   ? (unsigned char)(hexval(sha256[2 * i]) << 4 | hexval(sha256[2 * i + 1]))
+                   : 0;
+    make_uid('M', d, out);
+}
+
+static st_record *record_alloc(const st_record_limits *lim)
 {
     st_record *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->lim = *lim;
-    char uid[20], cid[64], when[40];
-    make_uid(client, server, ts, uid);
-    st_community_id(client, server, cid, sizeof cid);
-    st_format_time(ts, when, sizeof when);
     r->txs = json_array();
     r->anomalies = json_array();
     r->root = json_object();
@@ -86,6 +105,37 @@ st_record *st_record_new(const st_record_limits *lim, const st_endpoint *client,
         st_record_free(r);
         return NULL;
     }
+    return r;
+}
+
+st_record *st_record_new_file(const st_record_limits *lim, const char *source, const char *file,
+                              const struct timeval *mtime)
+{
+    st_record *r = record_alloc(lim);
+    char when[40];
+    if (!r)
+        return NULL;
+    st_format_time(mtime, when, sizeof when);
+    json_object_set_new(r->root, "uid", json_null()); /* from the content, at the end */
+    json_object_set_new(r->root, "source", json_string(source));
+    json_object_set_new(r->root, "file", st_json_string(file, 4096));
+    json_object_set_new(r->root, "ts_start", json_string(when));
+    json_object_set_new(r->root, "ts_end", json_string(when));
+    json_object_set(r->root, "transactions", r->txs);
+    json_object_set(r->root, "anomalies", r->anomalies);
+    return r;
+}
+
+st_record *st_record_new(const st_record_limits *lim, const st_endpoint *client,
+                         const st_endpoint *server, const struct timeval *ts)
+{
+    st_record *r = record_alloc(lim);
+    if (!r)
+        return NULL;
+    char uid[20], cid[64], when[40];
+    session_uid(client, server, ts, uid);
+    st_community_id(client, server, cid, sizeof cid);
+    st_format_time(ts, when, sizeof when);
     json_object_set_new(r->root, "uid", json_string(uid));
     json_object_set_new(r->root, "community_id", json_string(cid));
     json_object_set_new(r->root, "ts_start", json_string(when));
@@ -352,7 +402,7 @@ void st_record_smtp(st_record *r, const st_smtp_event *ev)
     }
 }
 
-json_t *st_record_message_json(const st_store_result *r, uint64_t missing, int complete)
+json_t *st_record_message_json(const st_file_result *r, uint64_t missing, int complete)
 {
     json_t *m = json_object();
     json_object_set_new(m, "size", json_integer((json_int_t)r->size));
@@ -417,14 +467,10 @@ static char *splice(st_record *r)
     return out;
 }
 
-char *st_record_finish(st_record *r, st_close_reason why, const st_half_stats st[2],
-                       const struct timeval *ts_end, size_t *n_transactions)
+/* What every record ends with: the open transaction sealed, the count
+ * of anomalies beyond the cap. */
+static void finish_common(st_record *r)
 {
-    char when[40];
-    *n_transactions = 0;
-    if (!thaw(r))
-        return NULL;
-    st_format_time(ts_end, when, sizeof when);
     if (r->tx) { /* the SMTP layer always ends its transactions; be safe anyway */
         json_object_set_new(r->tx, "status", json_string("incomplete"));
         tx_seal(r);
@@ -434,6 +480,32 @@ char *st_record_finish(st_record *r, st_close_reason why, const st_half_stats st
                               (json_int_t)r->anomalies_over_cap);
         json_array_append_new(r->anomalies, a);
     }
+}
+
+char *st_record_finish_file(st_record *r, const char *sha256)
+{
+    char uid[20];
+    if (!thaw(r))
+        return NULL;
+    file_uid(sha256, uid);
+    json_object_set_new(r->root, "uid", json_string(uid));
+    if (current_tx(r)) {
+        json_object_set_new(r->tx, "status", json_string("accepted"));
+        tx_seal(r);
+    }
+    finish_common(r);
+    return splice(r);
+}
+
+char *st_record_finish(st_record *r, st_close_reason why, const st_half_stats st[2],
+                       const struct timeval *ts_end, size_t *n_transactions)
+{
+    char when[40];
+    *n_transactions = 0;
+    if (!thaw(r))
+        return NULL;
+    st_format_time(ts_end, when, sizeof when);
+    finish_common(r);
     json_object_set_new(r->root, "ts_end", json_string(when));
     json_object_set_new(r->root, "close", json_string(st_close_reason_name(why)));
     json_object_set_new(r->root, "bytes", per_dir(st[0].bytes, st[1].bytes));

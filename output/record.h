@@ -2,7 +2,9 @@
  * record.h - the session record: one JSON object per SMTP session.
  *
  * Built from SMTP events as the session goes on, finished when the TCP
- * stream closes. Field names are a contract (docs/record.md). Every list
+ * stream closes. A message file (.eml, Maildir) gets a record of the same
+ * builder and shape, without the network fields: one accepted
+ * transaction whose message is the file. Field names are a contract (docs/record.md). Every list
  * in it has a cap; what does not fit is counted in an anomaly, so a
  * hostile session cannot grow a record without bound.
  *
@@ -15,7 +17,7 @@
 #include <jansson.h>
 #include <sys/time.h>
 
-#include "output/store.h"
+#include "analyze/analyzer.h"
 #include "reassembly/reasm.h"
 #include "smtp/smtp.h"
 
@@ -32,6 +34,10 @@ typedef struct st_record st_record;
 
 st_record *st_record_new(const st_record_limits *lim, const st_endpoint *client,
                          const st_endpoint *server, const struct timeval *ts);
+/* A message file's record: source "eml" or "maildir", file as shown,
+ * mtime as ts_start and ts_end. */
+st_record *st_record_new_file(const st_record_limits *lim, const char *source, const char *file,
+                              const struct timeval *mtime);
 void st_record_free(st_record *r);
 
 /* Feed every SMTP event, in order. */
@@ -43,9 +49,9 @@ void st_record_set_message(st_record *r, json_t *message);
 
 void st_record_anomaly(st_record *r, const char *name, const char *detail);
 
-/* The fields every message has (docs/record.md "Message"), from where the
- * store put it; the MIME layer adds the rest. */
-json_t *st_record_message_json(const st_store_result *r, uint64_t missing, int complete);
+/* The fields every message has (docs/record.md "Message"), from its file
+ * object; st_message_json adds the rest. */
+json_t *st_record_message_json(const st_file_result *r, uint64_t missing, int complete);
 
 /* The session went quiet: pack what waits for its end. */
 void st_record_idle(st_record *r);
@@ -60,6 +66,11 @@ void st_record_note(st_record *r, const char *key, const char *value);
  * frees, NULL when out of memory. r stays valid for st_record_free only. */
 char *st_record_finish(st_record *r, st_close_reason why, const st_half_stats stats[2],
                        const struct timeval *ts_end, size_t *n_transactions);
+
+/* The same for a message file's record: its transaction accepted, its
+ * uid made from the content's sha256 (hex), so that the same file gives
+ * the same record run after run. */
+char *st_record_finish_file(st_record *r, const char *sha256);
 
 /* Helpers shared with the message record. */
 json_t *st_json_string(const char *s, size_t cap); /* valid UTF-8, at most cap bytes */

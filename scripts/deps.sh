@@ -1,16 +1,20 @@
 #!/bin/sh
 # deps.sh PURPOSE - install the Debian packages that PURPOSE needs, if missing.
-# PURPOSE: build | test | bench | record | fuzz.  Runs apt-get only when a
-# package is missing, so a prepared machine pays nothing.
+# PURPOSE: build | test | bench | record | fuzz | ci.  Runs apt-get only when
+# a package is missing, so a prepared machine pays nothing.
 set -e
 build="gcc make pkg-config python3 libpcap-dev libnids-dev zlib1g-dev libjansson-dev libssl-dev
        libmagic-dev libyara-dev libpcre2-dev"
+test="libcmocka-dev python3 tshark tnef time"
+fuzz="clang libclang-rt-14-dev"
 case "$1" in
 build)  want="$build" ;;
-test)   want="$build libcmocka-dev python3 tshark tnef time" ;;
+test)   want="$build $test" ;;
 bench)  want="$build tcpdump tshark dsniff python3" ;;
 record) want="$build postfix swaks sasl2-bin libsasl2-modules tcpdump python3 openssl iproute2 ethtool" ;;
-fuzz)   want="$build clang libclang-rt-14-dev" ;;
+fuzz)   want="$build $fuzz" ;;
+# .ci/run: the tests, a short fuzz run and the format check.
+ci)     want="$build $test $fuzz clang-format" ;;
 *)      echo "deps.sh: unknown purpose '$1'" >&2; exit 2 ;;
 esac
 missing=""

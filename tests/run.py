@@ -1,11 +1,21 @@
 #!/usr/bin/env python3
-"""Run every test of smtptap and end with the line 'N passed, N failed'.
+"""Run every test of smtptap and end with the line 'N passed, N failed, N skipped'.
 
-Unit tests are cmocka binaries in build/asan/tests/ (built with ASan and
-UBSan); each test case counts once, read from cmocka's TAP output. A binary
-that crashes counts as one failure more than its TAP lines show.
+Unit tests are cmocka binaries in <build>/asan/tests/<layer>/test_<file>
+(built with ASan and UBSan); each test case counts once, read from cmocka's
+TAP output. A binary that crashes counts as one failure more than its TAP
+lines show. A case that calls cmocka's skip() is skipped, neither passed nor
+failed; what it printed before skip() is its reason.
 Integration tests are Python unittest modules in tests/integration/; each
-test method counts once. Set SMTPTAP_TESTS=substring to run a subset.
+test method counts once, and a unittest skip is a skip.
+Every skipped test is listed with its reason before the closing line, so a
+test that did not run (no root, no tnef, no peer corpus) is never taken for
+one that passed.
+
+SMTPTAP_BUILD=dir  the build directory (default build, as `make B=dir`);
+                   the integration tests run dir/asan/smtptap unless
+                   SMTPTAP_BIN names another binary.
+SMTPTAP_TESTS=sub  run only the binaries and modules whose name contains sub.
 """
 import glob
 import os
@@ -17,38 +27,97 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONLY = os.environ.get("SMTPTAP_TESTS", "")
+BUILD = os.path.join(ROOT, os.environ.get("SMTPTAP_BUILD", "build"))
+# tests/integration/common.py reads it too: both halves test the same build.
+os.environ["SMTPTAP_BUILD"] = BUILD
+
+# cmocka's TAP result line: "ok 3 - name", "not ok 3 - name", and for skip()
+# "not ok 3 # SKIP name" (cmocka 1.1.5, Debian 12) or "ok 3 - name # SKIP".
+TAP_RESULT = re.compile(r"^(not )?ok (\d+)\b(.*)$")
+TAP_SKIP = re.compile(r"#\s*SKIP\b\s*(.*)$", re.I)
 
 
-def run_unit(passed, failed):
+class Tally:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.skipped = []  # (test, reason)
+
+
+def parse_tap(text, tally, where):
+    """Count one cmocka binary's TAP output into tally; returns (ok, bad, skipped)."""
+    ok = bad = skipped = 0
+    before = []  # lines since the last result: what a skipping test printed
+    for line in text.splitlines():
+        m = TAP_RESULT.match(line)
+        if not m:
+            if line.strip() and not line.startswith("1.."):
+                before.append(line.lstrip("#").strip())
+            continue
+        rest = m.group(3)
+        s = TAP_SKIP.search(rest)
+        if s:
+            name = rest[:s.start()].strip().lstrip("-").strip() or s.group(1).strip() \
+                or "case " + m.group(2)
+            reason = "; ".join(before) or "skip() called, no reason printed"
+            tally.skipped.append(("unit %s: %s" % (where, name), reason))
+            skipped += 1
+        elif m.group(1):
+            bad += 1
+        else:
+            ok += 1
+        before = []
+    return ok, bad, skipped
+
+
+def run_unit(tally):
     env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP",
                ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
-    for exe in sorted(glob.glob(os.path.join(ROOT, "build/asan/tests/*/test_*"))):
-        name = os.path.relpath(exe, os.path.join(ROOT, "build/asan/tests"))
+    top = os.path.join(BUILD, "asan", "tests")
+    exes = sorted(glob.glob(os.path.join(top, "*", "test_*")))
+    if not exes and not ONLY:
+        # A wrong build directory must not look like a green run.
+        print("unit: no test binaries in %s (make unit B=...) FAIL" % top)
+        tally.failed += 1
+    for exe in exes:
+        name = os.path.relpath(exe, top)
         if ONLY and ONLY not in name:
             continue
         t0 = time.time()
         p = subprocess.run([exe], cwd=ROOT, env=env, capture_output=True, text=True,
                            errors="replace", timeout=600)
-        ok = len(re.findall(r"^ok \d+", p.stdout, re.M))
-        bad = len(re.findall(r"^not ok \d+", p.stdout, re.M))
+        ok, bad, skipped = parse_tap(p.stdout, tally, name)
         if p.returncode != 0 and bad == 0:
             bad = 1  # crashed or sanitizer abort: no TAP line tells
-        passed += ok
-        failed += bad
+        tally.passed += ok
+        tally.failed += bad
         status = "ok" if bad == 0 else "FAIL"
-        print(f"unit {name}: {ok} passed, {bad} failed ({time.time() - t0:.1f}s) {status}")
+        print(f"unit {name}: {ok} passed, {bad} failed, {skipped} skipped "
+              f"({time.time() - t0:.1f}s) {status}")
         if bad:
             sys.stdout.write(p.stdout[-4000:])
             sys.stdout.write(p.stderr[-6000:])
-    return passed, failed
 
 
 class Counting(unittest.TextTestResult):
-    pass
+    """Counts passes itself: testsRun minus the rest is wrong with subtests
+    and class fixtures."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.passes = 0
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.passes += 1
+
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self.passes += 1
 
 
-def run_integration(passed, failed):
+def run_integration(tally):
     sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
@@ -58,18 +127,24 @@ def run_integration(passed, failed):
             continue
         suite.addTests(loader.loadTestsFromName(mod))
     if suite.countTestCases() == 0:
-        return passed, failed
+        return
     r = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Counting).run(suite)
-    bad = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
-    return passed + r.testsRun - bad - len(r.skipped), failed + bad
+    tally.passed += r.passes
+    tally.failed += len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
+    tally.skipped += [(t.id(), reason) for t, reason in r.skipped]
 
 
 def main():
     os.chdir(ROOT)
-    passed, failed = run_unit(0, 0)
-    passed, failed = run_integration(passed, failed)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    tally = Tally()
+    run_unit(tally)
+    run_integration(tally)
+    if tally.skipped:
+        print("\nskipped:")
+        for test, reason in tally.skipped:
+            print(f"  {test}: {reason}")
+    print(f"{tally.passed} passed, {tally.failed} failed, {len(tally.skipped)} skipped")
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

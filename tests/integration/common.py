@@ -11,8 +11,15 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The sanitized build: every integration run is also a memory-safety check.
-BIN = os.environ.get("SMTPTAP_BIN", os.path.join(ROOT, "build/asan/smtptap"))
-CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
+# SMTPTAP_BUILD is the build directory (make B=...; tests/run.py sets it).
+BUILD = os.path.join(ROOT, os.environ.get("SMTPTAP_BUILD", "build"))
+BIN = os.environ.get("SMTPTAP_BIN", os.path.join(BUILD, "asan", "smtptap"))
+# The optimised build of the same directory, for what ASan would distort (peak RSS).
+RELEASE = os.path.join(BUILD, "smtptap")
+# The peers' captures beside the project; SMTPTAP_CORPUS points elsewhere
+# (or nowhere, to see what a machine without them reports).
+CORPUS = os.environ.get("SMTPTAP_CORPUS") or \
+    os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
 PCAPS = os.path.join(ROOT, "pcaps")
 ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")

@@ -1,5 +1,5 @@
 /*
- * message_tnef.c - winmail.dat: the attachments inside a TNEF part.
+ * tnef.c - winmail.dat: the attachments inside a TNEF part.
  *
  * Outlook wraps attachments in application/ms-tnef. The TNEF part is
  * listed like any attachment; while its decoded bytes stream past, a TNEF
@@ -18,17 +18,16 @@
 #include <strings.h>
 
 #include "mime/tnef.h"
-#include "output/message_int.h"
-#include "output/record.h"
+#include "extract/extract_int.h"
 
-typedef struct st_msg_tnef {
+typedef struct st_x_tnef {
     st_tnef *dec;
     unsigned part_id;
     char path[64];
-    st_msg_inner cur; /* the inner attachment in progress */
-} st_msg_tnef;
+    st_x_inner cur; /* the inner attachment in progress */
+} st_x_tnef;
 
-int st_msg_tnef_wanted(const st_mime_part *p)
+int st_x_tnef_wanted(const st_mime_part *p)
 {
     const char *ct = p->content_type ? p->content_type : "";
     if (!strcmp(ct, "application/ms-tnef") || !strcmp(ct, "application/vnd.ms-tnef"))
@@ -37,7 +36,7 @@ int st_msg_tnef_wanted(const st_mime_part *p)
            !strncasecmp((const char *)p->filename.value, "winmail.dat", 11);
 }
 
-static void inner_end(st_message *m, st_msg_tnef *t, const st_tnef_ev *ev)
+static void inner_end(st_extract *x, st_x_tnef *t, const st_tnef_ev *ev)
 {
     char cs[16];
     if (ev->name_cp == ST_TNEF_CP_UTF8)
@@ -46,65 +45,65 @@ static void inner_end(st_message *m, st_msg_tnef *t, const st_tnef_ev *ev)
         snprintf(cs, sizeof cs, "cp%u", ev->name_cp);
     else
         snprintf(cs, sizeof cs, "windows-1252");
-    const char *path = json_string_value(json_object_get(t->cur.entry, "mime_path"));
-    json_t *name = st_msg_inner_name(m, cs, ev->name, ev->name_len, path);
-    st_msg_inner_end(m, &t->cur, name, ev->mime);
+    const char *path = st_x_inner_path(x, &t->cur);
+    st_xstr name = st_x_inner_name(x, cs, ev->name, ev->name_len, path);
+    st_x_inner_end(x, &t->cur, name, ev->mime);
 }
 
 static void on_tnef(void *ctx, const st_tnef_ev *ev)
 {
-    st_message *m = ctx;
-    st_msg_tnef *t = m->tnef;
+    st_extract *x = ctx;
+    st_x_tnef *t = x->tnef;
     if (ev->type == ST_TNEF_ATTACH_BEGIN) {
         char path[96];
         snprintf(path, sizeof path, "%s.tnef.%ld", t->path, ev->index + 1);
-        st_msg_inner_begin(m, &t->cur, path);
+        st_x_inner_begin(x, &t->cur, path);
     } else if (ev->type == ST_TNEF_ATTACH_DATA) {
-        st_msg_inner_data(&t->cur, ev->data, ev->len);
+        st_x_inner_data(x, &t->cur, ev->data, ev->len);
     } else if (ev->type == ST_TNEF_ATTACH_END) {
-        inner_end(m, t, ev);
+        inner_end(x, t, ev);
     } else if (ev->type == ST_TNEF_ANOMALY) {
         const char *d = ev->detail;
-        st_msg_anomaly(m, ev->anomaly, d, d ? strlen(d) : 0, t->path);
+        st_x_anomaly(x, ev->anomaly, d, d ? strlen(d) : 0, t->path);
     }
 }
 
-void st_msg_tnef_begin(st_message *m, const st_mime_part *p)
+void st_x_tnef_begin(st_extract *x, const st_mime_part *p)
 {
-    if (m->tnef)
+    if (x->tnef)
         return; /* a TNEF inside a TNEF part's bytes is listed, not unpacked */
-    st_msg_tnef *t = calloc(1, sizeof *t);
+    st_x_tnef *t = calloc(1, sizeof *t);
     if (!t)
         return;
     t->part_id = p->id;
     snprintf(t->path, sizeof t->path, "%s", p->path ? p->path : "");
-    m->tnef = t;
-    t->dec = st_tnef_new(NULL, on_tnef, m);
+    x->tnef = t;
+    t->dec = st_tnef_new(NULL, on_tnef, x);
     if (!t->dec)
-        st_msg_tnef_free(m);
+        st_x_tnef_free(x);
 }
 
-void st_msg_tnef_data(st_message *m, const st_mime_part *p, const uint8_t *d, size_t n)
+void st_x_tnef_data(st_extract *x, const st_mime_part *p, const uint8_t *d, size_t n)
 {
-    if (m->tnef && m->tnef->part_id == p->id)
-        st_tnef_feed(m->tnef->dec, d, n);
+    if (x->tnef && x->tnef->part_id == p->id)
+        st_tnef_feed(x->tnef->dec, d, n);
 }
 
-void st_msg_tnef_end(st_message *m, const st_mime_part *p)
+void st_x_tnef_end(st_extract *x, const st_mime_part *p)
 {
-    if (!m->tnef || m->tnef->part_id != p->id)
+    if (!x->tnef || x->tnef->part_id != p->id)
         return;
-    st_tnef_finish(m->tnef->dec);
-    st_msg_tnef_free(m);
+    st_tnef_finish(x->tnef->dec);
+    st_x_tnef_free(x);
 }
 
-void st_msg_tnef_free(st_message *m)
+void st_x_tnef_free(st_extract *x)
 {
-    st_msg_tnef *t = m->tnef;
+    st_x_tnef *t = x->tnef;
     if (!t)
         return;
-    st_msg_inner_abort(&t->cur); /* freed inside an inner attachment */
+    st_x_inner_abort(x, &t->cur); /* freed inside an inner attachment */
     st_tnef_free(t->dec);
     free(t);
-    m->tnef = NULL;
+    x->tnef = NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * message_uu.c - uuencoded files inside text parts.
+ * uu.c - uuencoded files inside text parts.
  *
  * Old mailers and some malware put files in a text body as
  * "begin 644 name" ... "end" blocks. While a text/plain part's decoded
@@ -16,40 +16,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output/message_int.h"
+#include "extract/extract_int.h"
 
-typedef struct st_msg_uu {
+typedef struct st_x_uu {
     st_uu dec;
     unsigned part_id;
     unsigned n; /* blocks opened */
     char path[64];
-    st_msg_inner cur;
-} st_msg_uu;
+    st_x_inner cur;
+} st_x_uu;
 
-void st_msg_uu_begin(st_message *m, const st_mime_part *p)
+void st_x_uu_begin(st_extract *x, const st_mime_part *p)
 {
-    if (m->uu || p->kind != ST_MIME_LEAF || p->encoding == ST_MIME_ENC_UUENCODE ||
+    if (x->uu || p->kind != ST_MIME_LEAF || p->encoding == ST_MIME_ENC_UUENCODE ||
         !p->content_type || strcmp(p->content_type, "text/plain") != 0)
         return;
-    st_msg_uu *u = calloc(1, sizeof *u);
+    st_x_uu *u = calloc(1, sizeof *u);
     if (!u)
         return;
     st_uu_init(&u->dec);
     u->part_id = p->id;
     snprintf(u->path, sizeof u->path, "%s", p->path ? p->path : "");
-    m->uu = u;
+    x->uu = u;
 }
 
-static void close_block(st_message *m, st_msg_uu *u)
+static void close_block(st_extract *x, st_x_uu *u)
 {
-    const char *path = json_string_value(json_object_get(u->cur.entry, "mime_path"));
-    json_t *name = st_msg_inner_name(m, "utf-8", u->dec.name, strlen(u->dec.name), path);
-    st_msg_inner_end(m, &u->cur, name, NULL);
+    const char *path = st_x_inner_path(x, &u->cur);
+    st_xstr name = st_x_inner_name(x, "utf-8", u->dec.name, strlen(u->dec.name), path);
+    st_x_inner_end(x, &u->cur, name, NULL);
 }
 
 /* One line (or the tail of the input) through the decoder, watching the
  * begin/end transitions so every block is an entry of its own. */
-static void line(st_message *m, st_msg_uu *u, const uint8_t *d, size_t n)
+static void line(st_extract *x, st_x_uu *u, const uint8_t *d, size_t n)
 {
     uint8_t out[ST_UU_OUT_MAX(ST_UU_LINE_MAX)];
     int was = u->dec.st;
@@ -57,19 +57,19 @@ static void line(st_message *m, st_msg_uu *u, const uint8_t *d, size_t n)
     size_t k = st_uu_feed(&u->dec, d, n, out);
     if (u->dec.blocks != blocks) { /* a begin line: a new file */
         if (u->cur.open)
-            close_block(m, u);
+            close_block(x, u);
         char path[96];
         snprintf(path, sizeof path, "%s.uu.%u", u->path, ++u->n);
-        st_msg_inner_begin(m, &u->cur, path);
+        st_x_inner_begin(x, &u->cur, path);
     }
-    st_msg_inner_data(&u->cur, out, k);
+    st_x_inner_data(x, &u->cur, out, k);
     if (was == 1 && u->dec.st == 2 && u->cur.open)
-        close_block(m, u);
+        close_block(x, u);
 }
 
-void st_msg_uu_data(st_message *m, const st_mime_part *p, const uint8_t *d, size_t n)
+void st_x_uu_data(st_extract *x, const st_mime_part *p, const uint8_t *d, size_t n)
 {
-    st_msg_uu *u = m->uu;
+    st_x_uu *u = x->uu;
     if (!u || u->part_id != p->id)
         return;
     while (n > 0) {
@@ -77,32 +77,32 @@ void st_msg_uu_data(st_message *m, const st_mime_part *p, const uint8_t *d, size
         size_t k = nl ? (size_t)(nl - d) + 1 : n;
         if (k > ST_UU_LINE_MAX)
             k = ST_UU_LINE_MAX; /* the decoder flags over-long lines itself */
-        line(m, u, d, k);
+        line(x, u, d, k);
         d += k;
         n -= k;
     }
 }
 
-void st_msg_uu_end(st_message *m, const st_mime_part *p)
+void st_x_uu_end(st_extract *x, const st_mime_part *p)
 {
-    st_msg_uu *u = m->uu;
+    st_x_uu *u = x->uu;
     if (!u || u->part_id != p->id)
         return;
     uint8_t out[ST_UU_OUT_MAX(0)];
     size_t k = st_uu_finish(&u->dec, out);
-    st_msg_inner_data(&u->cur, out, k);
+    st_x_inner_data(x, &u->cur, out, k);
     if (u->cur.open) {
-        st_msg_anomaly(m, "uu_missing_end", NULL, 0, u->path);
-        close_block(m, u);
+        st_x_anomaly(x, "uu_missing_end", NULL, 0, u->path);
+        close_block(x, u);
     }
-    st_msg_uu_free(m);
+    st_x_uu_free(x);
 }
 
-void st_msg_uu_free(st_message *m)
+void st_x_uu_free(st_extract *x)
 {
-    if (!m->uu)
+    if (!x->uu)
         return;
-    st_msg_inner_abort(&m->uu->cur);
-    free(m->uu);
-    m->uu = NULL;
+    st_x_inner_abort(x, &x->uu->cur);
+    free(x->uu);
+    x->uu = NULL;
 }

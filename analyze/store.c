@@ -1,12 +1,12 @@
 /*
- * store.c - tmp file, hash, rename.
+ * store.c - tmp file, rename.
  *
  * Writes go through a small per-object buffer so that many objects can be
  * open at once (one per session in flight) without much memory. The tmp
  * file is only created at the first flush, so empty objects and objects
  * with a cap of 0 cost no file at all.
  */
-#include "output/store.h"
+#include "analyze/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +28,6 @@ struct st_store {
 
 struct st_store_obj {
     st_store *s;
-    st_hash hash;
     uint64_t cap, size;
     int fd;
     int err;
@@ -89,7 +88,7 @@ uint64_t st_store_errors(const st_store *s)
     return s->errors;
 }
 
-st_store_obj *st_store_begin(st_store *s, uint64_t cap, unsigned which)
+st_store_obj *st_store_begin(st_store *s, uint64_t cap)
 {
     st_store_obj *o = malloc(sizeof *o);
     if (!o)
@@ -103,8 +102,6 @@ st_store_obj *st_store_begin(st_store *s, uint64_t cap, unsigned which)
     o->fill = 0;
     o->buf = NULL;
     o->tmp[0] = 0;
-    if (st_hash_init(&o->hash, which | ST_HASH_SHA256) != 0)
-        o->err = ENOMEM;
     return o;
 }
 
@@ -137,7 +134,6 @@ static void flush_buf(st_store_obj *o)
 
 void st_store_write(st_store_obj *o, const void *p, size_t n)
 {
-    st_hash_update(&o->hash, p, n);
     o->size += n;
     if (o->err || o->truncated)
         return;
@@ -163,10 +159,9 @@ void st_store_write(st_store_obj *o, const void *p, size_t n)
 
 /* Move the finished tmp file to its content address (or drop it when the
  * same content is already there). */
-static void commit(st_store_obj *o, st_store_result *r)
+static void commit(st_store_obj *o, const char *h, st_store_result *r)
 {
     char dir[4096], final[4096 + 128];
-    const char *h = r->digest.sha256;
     snprintf(dir, sizeof dir, "%s/%.2s", o->s->base, h);
     snprintf(final, sizeof final, "%s/%s%s", dir, h, o->s->suffix);
     snprintf(r->path, sizeof r->path, "%s/%.2s/%s%s", o->s->rel, h, h, o->s->suffix);
@@ -188,18 +183,19 @@ static void commit(st_store_obj *o, st_store_result *r)
         o->err = errno;
 }
 
-void st_store_end(st_store_obj *o, st_store_result *r)
+void st_store_end(st_store_obj *o, const char *sha256, st_store_result *r)
 {
     memset(r, 0, sizeof *r);
     if (!o->truncated)
         flush_buf(o);
     if (o->fd >= 0 && close(o->fd) != 0 && !o->err)
         o->err = errno;
-    st_hash_final(&o->hash, &r->digest);
     r->size = o->size;
     r->truncated = o->truncated;
+    if (!o->err && strlen(sha256) != 64)
+        o->err = ENOMEM; /* the hash had no memory: no name to store under */
     if (!o->err && !o->truncated && o->cap > 0)
-        commit(o, r);
+        commit(o, sha256, r);
     if (o->err || o->truncated || o->cap == 0) {
         if (o->tmp[0])
             unlink(o->tmp);
@@ -222,9 +218,20 @@ void st_store_abort(st_store_obj *o)
         close(o->fd);
     if (o->tmp[0])
         unlink(o->tmp);
-    st_hash_free(&o->hash);
     free(o->buf);
     free(o);
+}
+
+int st_store_open_stored(const st_store *s, const char *path)
+{
+    char full[4096];
+    size_t rl = strlen(s->rel);
+    if (strncmp(path, s->rel, rl) != 0 || path[rl] != '/' ||
+        snprintf(full, sizeof full, "%s%s", s->base, path + rl) >= (int)sizeof full) {
+        errno = EINVAL;
+        return -1;
+    }
+    return open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 void st_store_trim(st_store_obj *o)

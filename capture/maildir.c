@@ -26,12 +26,13 @@
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "capture/maildir.h"
 
 #define SEEN_GEN   32768 /* names per generation; two generations are kept */
 #define SEEN_SLOTS 65536 /* per generation: at most half full */
@@ -50,7 +51,8 @@ typedef struct {
 } seen_set;
 
 typedef struct {
-    st_core *core;
+    st_maildir_fn fn;
+    void *ctx;
     char dir[4096]; /* as given, without trailing slashes */
     int dirfd;      /* DIR/new */
     int ino;        /* inotify, -1 when not following */
@@ -122,7 +124,7 @@ static void process(watch *w, const char *name)
     if (name[0] == '.' || name[0] == 0 || seen_add(&w->seen, name))
         return;
     snprintf(shown, sizeof shown, "%s/new/%s", w->dir, name);
-    if (st_msgfile_read(w->core, w->dirfd, name, shown, "maildir", 1, why, sizeof why) < 0)
+    if (w->fn(w->ctx, w->dirfd, name, shown, why, sizeof why) < 0)
         note_error(w, why);
 }
 
@@ -228,15 +230,16 @@ static void watch_close(watch *w)
     free(w);
 }
 
-int st_maildir_watch(st_core *c, const char *dir, int follow_it, volatile sig_atomic_t *stop,
-                     char *err, size_t errlen)
+int st_maildir_watch(const char *dir, int follow_it, st_maildir_fn fn, void *ctx,
+                     volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     watch *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    w->core = c;
+    w->fn = fn;
+    w->ctx = ctx;
     w->stop = stop;
     w->dirfd = w->ino = -1;
     int rc = watch_open(w, dir, follow_it, err, errlen);

@@ -1,30 +1,28 @@
 /*
  * store.h - content-addressed file store (Suricata filestore v2 layout).
  *
- * An object is streamed to a temporary file while it is hashed, then
- * renamed to <root>/<dir>/<aa>/<sha256><suffix> when complete, where aa
- * is the first two hex digits of the hash. The same content seen twice is
+ * An object is streamed to a temporary file, then renamed to
+ * <root>/<dir>/<aa>/<sha256><suffix> when complete, where aa is the
+ * first two hex digits of its SHA-256 (computed by the caller, the file
+ * layer, which hashes every object once for all its consumers). The same content seen twice is
  * stored once. Names come only from hashes: nothing from the wire ever
  * becomes part of a path.
  *
  * How it fails: a write error (full disk, quota) or the per-object cap
- * stops writing but never hashing; the object is then not stored and the
- * result says why. No call aborts the process.
+ * stops writing; the object is then not stored and the result says why.
+ * No call aborts the process.
  */
-#ifndef ST_OUTPUT_STORE_H
-#define ST_OUTPUT_STORE_H
+#ifndef ST_ANALYZE_STORE_H
+#define ST_ANALYZE_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "analyze/hash.h"
 
 typedef struct st_store st_store;
 typedef struct st_store_obj st_store_obj;
 
 typedef struct st_store_result {
-    st_digest digest;
-    uint64_t size;   /* bytes written to the object (hashed) */
+    uint64_t size;   /* bytes given to the object */
     int stored;      /* 1 when the file is in the store (new or already there) */
     int truncated;   /* the cap was hit: not stored, hashes still cover everything */
     int write_error; /* errno of the first failed write/rename, 0 if none */
@@ -36,12 +34,16 @@ st_store *st_store_open(const char *root, const char *dir, const char *suffix, c
                         size_t errlen);
 void st_store_close(st_store *s);
 
-/* cap: bytes to store at most (0: store nothing, only hash); which: ST_HASH_* bits
- * beside sha256, which is always computed. NULL only when out of memory. */
-st_store_obj *st_store_begin(st_store *s, uint64_t cap, unsigned which);
+/* cap: bytes to store at most (0: store nothing). NULL only when out of memory. */
+st_store_obj *st_store_begin(st_store *s, uint64_t cap);
 void st_store_write(st_store_obj *o, const void *p, size_t n);
-/* Finishes the object, fills r and frees o. */
-void st_store_end(st_store_obj *o, st_store_result *r);
+/* Finishes the object under the name sha256 (lower-case hex of its
+ * content), fills r and frees o. */
+void st_store_end(st_store_obj *o, const char *sha256, st_store_result *r);
+
+/* A stored object (r->path) opened read-only, for a consumer that needs
+ * the whole object as a file; -1 with errno set when it cannot be. */
+int st_store_open_stored(const st_store *s, const char *path);
 
 /* Writes out what is buffered and frees the buffer (an idle object then
  * costs no buffer memory; the next write allocates it again). */

@@ -1,0 +1,137 @@
+/*
+ * file.c - one file object through its digests, the store and the chain
+ * of analyzers (see file.h).
+ *
+ * Per object: the hash contexts, a store object while it may be kept,
+ * and one state pointer per analyzer that wants one. Nothing here grows
+ * with the object's size.
+ */
+#include "analyze/file.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct st_file {
+    const st_file_kind *k;
+    st_hash hash;
+    st_store_obj *o; /* NULL: not kept (no store, or beyond store_max) */
+    void *state[ST_ANALYZERS_MAX];
+    int closed;
+    st_file_result r;
+};
+
+int st_file_kind_init(st_file_kind *k, st_store *store, uint64_t store_max, const char *dispatch,
+                      char *err, size_t errlen)
+{
+    memset(k, 0, sizeof *k);
+    k->store = store;
+    k->store_max = store_max;
+    if (st_analyzer_chain(dispatch, k->chain, &k->nchain, err, errlen) != 0)
+        return -1;
+    k->digests = ST_HASH_SHA256;
+    for (size_t i = 0; i < k->nchain; i++)
+        k->digests |= k->chain[i]->digests;
+    return 0;
+}
+
+st_file *st_file_open(const st_file_kind *k)
+{
+    st_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->k = k;
+    st_hash_init(&f->hash, k->digests); /* on failure: empty digests, no crash */
+    if (k->store && k->store_max > 0)
+        f->o = st_store_begin(k->store, k->store_max);
+    for (size_t i = 0; i < k->nchain; i++)
+        if (k->chain[i]->begin)
+            f->state[i] = k->chain[i]->begin();
+    return f;
+}
+
+void st_file_write(st_file *f, const void *p, size_t n)
+{
+    const st_file_kind *k = f->k;
+    f->r.size += n;
+    st_hash_update(&f->hash, p, n);
+    if (f->o)
+        st_store_write(f->o, p, n);
+    for (size_t i = 0; i < k->nchain; i++)
+        if (k->chain[i]->data)
+            k->chain[i]->data(f->state[i], p, n);
+}
+
+static void run_whole(st_file *f)
+{
+    const st_file_kind *k = f->k;
+    for (size_t i = 0; i < k->nchain; i++) {
+        if (!k->chain[i]->whole || !f->r.stored)
+            continue;
+        int fd = st_store_open_stored(k->store, f->r.path);
+        if (fd >= 0) {
+            k->chain[i]->whole(f->state[i], fd, &f->r);
+            close(fd);
+        }
+    }
+}
+
+int st_file_close(st_file *f)
+{
+    const st_file_kind *k = f->k;
+    if (f->closed)
+        return f->r.write_error;
+    f->closed = 1;
+    st_hash_final(&f->hash, &f->r.digest);
+    f->r.truncated = f->r.size > k->store_max;
+    if (f->o) {
+        st_store_result sr;
+        st_store_end(f->o, f->r.digest.sha256, &sr);
+        f->o = NULL;
+        f->r.stored = sr.stored;
+        f->r.write_error = sr.write_error;
+        memcpy(f->r.path, sr.path, sizeof f->r.path);
+    }
+    for (size_t i = 0; i < k->nchain; i++)
+        if (k->chain[i]->end)
+            k->chain[i]->end(f->state[i], &f->r);
+    run_whole(f);
+    return f->r.write_error;
+}
+
+const st_file_result *st_file_result_of(const st_file *f)
+{
+    return &f->r;
+}
+
+void st_file_report(const st_file *f, json_t *entry)
+{
+    const st_file_kind *k = f->k;
+    for (size_t i = 0; i < k->nchain; i++)
+        if (k->chain[i]->report)
+            k->chain[i]->report(f->state[i], &f->r, entry);
+    json_object_set_new(entry, "stored", f->r.stored ? json_string(f->r.path) : json_null());
+    json_object_set_new(entry, "truncated", json_boolean(f->r.truncated));
+}
+
+void st_file_trim(st_file *f)
+{
+    if (f && f->o)
+        st_store_trim(f->o);
+}
+
+void st_file_free(st_file *f)
+{
+    if (!f)
+        return;
+    const st_file_kind *k = f->k;
+    if (f->o)
+        st_store_abort(f->o);
+    if (!f->closed)
+        st_hash_free(&f->hash);
+    for (size_t i = 0; i < k->nchain; i++)
+        if (k->chain[i]->free && f->state[i])
+            k->chain[i]->free(f->state[i]);
+    free(f);
+}

@@ -1,0 +1,66 @@
+/*
+ * file.h - file objects: every attachment, every file inside one and
+ * every message goes through here, once, in Suricata's way: protocol
+ * code opens an object, appends to it and closes it; hashing, the
+ * analyzers and storage belong to this layer.
+ *
+ * A kind (st_file_kind) says, once at start, how one class of objects is
+ * handled: which store keeps them and up to what size, and which chain of
+ * analyzers runs on them. Each object is hashed in one pass with every
+ * digest the chain asks for plus sha256 (which names it in the store),
+ * written to the store as it streams, and when it is whole the analyzers
+ * see it: end, then whole (with the stored file) where one wants it.
+ * st_file_report adds the analyzers' fields to the object's entry.
+ *
+ * Entry points: st_file_kind_init, st_file_kind_free, st_file_open,
+ * st_file_write, st_file_close, st_file_result_of, st_file_report,
+ * st_file_trim, st_file_free.
+ *
+ * Limits: an object larger than the kind's store_max is not stored (it
+ * is still hashed and analysed whole: "truncated": true); the store's
+ * write buffer is given back while a stream is idle (st_file_trim).
+ *
+ * How it fails: out of memory at open gives NULL (the caller lists the
+ * object without hashes); a store write error is returned by close and
+ * kept in the result; hashing without memory gives empty digests.
+ */
+#ifndef ST_ANALYZE_FILE_H
+#define ST_ANALYZE_FILE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analyze/analyzer.h"
+#include "analyze/store.h"
+
+typedef struct st_file_kind {
+    st_store *store;    /* NULL: objects are not kept */
+    uint64_t store_max; /* bytes kept of one object at most; larger: not kept */
+    const st_analyzer *chain[ST_ANALYZERS_MAX];
+    size_t nchain;
+    unsigned digests; /* the chain's, and sha256 */
+} st_file_kind;
+
+/* dispatch: analyzer names (always_dispatch), "" for none. -1 with err
+ * when a name is unknown. */
+int st_file_kind_init(st_file_kind *k, st_store *store, uint64_t store_max, const char *dispatch,
+                      char *err, size_t errlen);
+
+typedef struct st_file st_file;
+
+st_file *st_file_open(const st_file_kind *k);
+void st_file_write(st_file *f, const void *p, size_t n);
+/* All bytes given: digests, store, analyzers. The errno of a store
+ * failure, 0 when none. */
+int st_file_close(st_file *f);
+/* After close. */
+const st_file_result *st_file_result_of(const st_file *f);
+/* Adds each analyzer's fields, then "stored" and "truncated", to entry. */
+void st_file_report(const st_file *f, json_t *entry);
+/* Gives the store's write buffer back (an idle stream). */
+void st_file_trim(st_file *f);
+/* Frees f; one never closed keeps nothing (its tmp file is removed). */
+void st_file_free(st_file *f);
+
+#endif

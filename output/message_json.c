@@ -1,0 +1,147 @@
+/*
+ * message_json.c - facts of one message into its record fields.
+ *
+ * Every string fact is valid UTF-8 already (extract/ made it so); it is
+ * passed through st_json_stringn all the same, which leaves valid text as
+ * it is, so that no input can make jansson refuse a value. The summary
+ * anomalies (headers_capped, too_many_attachments, too_many_anomalies) are
+ * added beyond the anomaly cap, so a cut list still says that and how
+ * much was cut.
+ */
+#include <stdio.h>
+
+#include "analyze/file.h"
+#include "output/message_json.h"
+#include "output/record.h"
+
+static json_t *text(const st_xstr *s)
+{
+    return s->s ? st_json_stringn(s->s, s->n, s->n) : json_null();
+}
+
+static json_t *texts(const st_xstrs *l)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < l->n; i++)
+        json_array_append_new(a, text(&l->v[i]));
+    return a;
+}
+
+static json_t *headers(const st_xfacts *f)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < f->nheaders; i++) {
+        const st_xheader *e = &f->headers[i];
+        json_object_set_new(o, e->name, st_json_stringn(e->val ? e->val : "", e->len, e->len));
+    }
+    return o ? o : json_null();
+}
+
+static void fields(const st_xfacts *f, json_t *obj)
+{
+    json_object_set_new(obj, "headers", headers(f));
+    json_object_set_new(obj, "from", text(&f->from));
+    json_object_set_new(obj, "to", texts(&f->to));
+    json_object_set_new(obj, "cc", texts(&f->cc));
+    json_object_set_new(obj, "reply_to", text(&f->reply_to));
+    json_object_set_new(obj, "subject", text(&f->subject));
+    json_object_set_new(obj, "date", text(&f->date));
+    json_object_set_new(obj, "message_id", text(&f->message_id));
+    json_object_set_new(obj, "in_reply_to", text(&f->in_reply_to));
+    json_object_set_new(obj, "user_agent", text(&f->user_agent));
+    json_object_set_new(obj, "x_originating_ip", text(&f->x_orig_ip));
+    json_object_set_new(obj, "received", texts(&f->received));
+    json_object_set_new(obj, "path", texts(&f->path));
+}
+
+static json_t *body_text(const st_xbody *b)
+{
+    if (!b->present)
+        return json_null();
+    const char *s = b->text ? b->text : "";
+    json_t *j = json_stringn(s, b->len); /* valid UTF-8 from the conversion */
+    return j ? j : st_json_stringn(s, b->len, b->len);
+}
+
+static void bodies(const st_xfacts *f, json_t *obj)
+{
+    static const char *names[2][2] = {{"body", "body_truncated"},
+                                      {"body_html", "body_html_truncated"}};
+    for (int i = 0; i < 2; i++) {
+        const st_xbody *b = &f->body[i];
+        json_object_set_new(obj, names[i][0], f->omit_body ? json_null() : body_text(b));
+        json_object_set_new(obj, names[i][1], json_boolean(b->truncated));
+    }
+}
+
+static json_t *attachment(const st_xattach *a)
+{
+    json_t *e = json_object();
+    if (!e)
+        return NULL;
+    json_object_set_new(e, "filename", text(&a->filename));
+    json_object_set_new(e, "content_type", text(&a->content_type));
+    json_object_set_new(e, "charset", text(&a->charset));
+    json_object_set_new(e, "disposition", text(&a->disposition));
+    json_object_set_new(e, "content_description", text(&a->description));
+    json_object_set_new(e, "content_id", text(&a->content_id));
+    json_object_set_new(e, "mime_path", text(&a->mime_path));
+    if (!a->closed)
+        return e; /* its part never ended: nothing more is known */
+    json_object_set_new(e, "size", json_integer((json_int_t)a->size));
+    if (a->file)
+        st_file_report(a->file, e);
+    json_object_set_new(e, "missing_bytes", json_integer((json_int_t)a->missing));
+    return e;
+}
+
+static json_t *anomaly(const char *name, const st_xstr *detail, const st_xstr *path)
+{
+    json_t *a = json_object();
+    if (!a)
+        return NULL;
+    json_object_set_new(a, "name", json_string(name));
+    json_object_set_new(a, "detail", text(detail));
+    json_object_set_new(a, "mime_path", text(path));
+    return a;
+}
+
+static void summary(json_t *list, const char *name, uint64_t n)
+{
+    char d[24];
+    st_xstr detail = {d, (size_t)snprintf(d, sizeof d, "%llu", (unsigned long long)n)};
+    st_xstr none = {NULL, 0};
+    if (n)
+        json_array_append_new(list, anomaly(name, &detail, &none));
+}
+
+static json_t *anomalies(const st_xfacts *f)
+{
+    json_t *list = json_array();
+    if (!list)
+        return NULL;
+    for (size_t i = 0; i < f->nanomalies; i++) {
+        const st_xanomaly *a = &f->anomalies[i];
+        json_t *j = anomaly("", &a->detail, &a->mime_path);
+        if (j)
+            json_object_set_new(j, "name", text(&a->name));
+        json_array_append_new(list, j);
+    }
+    summary(list, "headers_capped", f->headers_dropped);
+    summary(list, "too_many_attachments", f->attach_dropped);
+    summary(list, "too_many_anomalies", f->anomalies_dropped);
+    return list;
+}
+
+void st_message_json(const st_xfacts *f, json_t *obj)
+{
+    fields(f, obj);
+    bodies(f, obj);
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < f->nattach; i++)
+        json_array_append_new(list, attachment(&f->attach[i]));
+    json_object_set_new(obj, "attachments", list);
+    json_t *an = anomalies(f);
+    if (an)
+        json_object_set_new(obj, "anomalies", an);
+}

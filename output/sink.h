@@ -1,0 +1,169 @@
+/*
+ * sink.h - where record lines go, behind one small interface.
+ *
+ * A sink takes the record lines the core writes (one JSON object each,
+ * without its newline) and delivers them: the "file" sink appends them to
+ * OUT/sessions.jsonl. Each sink is one file that fills an st_sink_ops
+ * table, and one line in the table of st_sink_find; the core knows sinks
+ * only through the st_sink handle below, as Redis knows its event
+ * backends only through a few functions.
+ *
+ * Entry points: st_sink_open (by name), st_sink_write, st_sink_flush,
+ * st_sink_reopen (logrotate), st_sink_close. st_sink_find looks a sink up
+ * without opening it.
+ *
+ * Whole lines only: a line is taken whole or given up whole, never cut.
+ * A sink may buffer lines it has taken; when a buffer cannot be written
+ * out, every line in it is given up, and the call that found out says how
+ * many. Callers count what was given up as output errors.
+ *
+ * How it fails: no call aborts the process. write and flush return the
+ * number of lines given up (0: none), with errno telling why; the handle
+ * keeps the first failure, and st_sink_close reports it (sink: reason)
+ * the way ferror(3) and fclose(3) would. An unknown name or a sink that
+ * cannot open fails st_sink_open with a message.
+ *
+ * Limits: lines are delivered in the order they were written; one handle
+ * is used by one thread. What a line holds is not looked at: it must not
+ * contain a newline (not checked).
+ *
+ * Not handled: retrying lines that were given up, fsync(2), several
+ * sinks at once.
+ */
+#ifndef ST_OUTPUT_SINK_H
+#define ST_OUTPUT_SINK_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What sinks may need to open; a new sink adds its fields here. */
+typedef struct st_sink_options {
+    const char *output_dir; /* OUT, made before the sink is opened */
+} st_sink_options;
+
+typedef struct st_sink_ops {
+    const char *name;
+    /* The sink's state, or NULL with err set. where receives what errors
+     * should name (a path, an address). */
+    void *(*open)(const st_sink_options *opt, char *where, size_t wherelen, char *err,
+                  size_t errlen);
+    /* One line, without its newline. 0 when it was taken whole; otherwise
+     * it was given up, and the result counts it and every line taken
+     * earlier that was given up with it (errno set). */
+    size_t (*write)(void *s, const char *line, size_t len);
+    /* Deliver what is buffered; the number of lines given up (errno set). */
+    size_t (*flush)(void *s);
+    /* Let go of the target and take it again (after logrotate). Called
+     * with nothing buffered. -1 with err set when the old target did not
+     * close cleanly or the new one did not open; in the latter case the
+     * sink gives up every line until a reopen succeeds. */
+    int (*reopen)(void *s, char *err, size_t errlen);
+    /* Release s. Called with nothing buffered. -1 with err set when the
+     * target reported an error on closing. */
+    int (*close)(void *s, char *err, size_t errlen);
+} st_sink_ops;
+
+extern const st_sink_ops st_sink_file; /* output/sink_file.c: OUT/sessions.jsonl */
+
+/* The sinks, by name; NULL for a name not known. */
+static inline const st_sink_ops *st_sink_find(const char *name)
+{
+    static const st_sink_ops *const sinks[] = {
+        &st_sink_file,
+    };
+    for (size_t i = 0; i < sizeof sinks / sizeof *sinks; i++)
+        if (strcmp(sinks[i]->name, name) == 0)
+            return sinks[i];
+    return NULL;
+}
+
+/* An open sink: its operations and state, and its first failure. */
+typedef struct st_sink {
+    const st_sink_ops *ops;
+    void *state;
+    int error;        /* errno of the first failure since open, 0 if none */
+    char where[4096]; /* what the sink's errors name */
+} st_sink;
+
+static inline st_sink *st_sink_open(const char *name, const st_sink_options *opt, char *err,
+                                    size_t errlen)
+{
+    const st_sink_ops *ops = st_sink_find(name);
+    if (!ops) {
+        snprintf(err, errlen, "%s: no such output", name);
+        return NULL;
+    }
+    st_sink *k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    k->ops = ops;
+    k->state = ops->open(opt, k->where, sizeof k->where, err, errlen);
+    if (!k->state) {
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* (internal) keeps the first failure */
+static inline size_t st_sink_note(st_sink *k, size_t given_up)
+{
+    if (given_up && !k->error)
+        k->error = errno ? errno : EIO;
+    return given_up;
+}
+
+/* 0 when line was taken whole; otherwise the lines given up, this one
+ * included (see st_sink_ops.write). */
+static inline size_t st_sink_write(st_sink *k, const char *line, size_t len)
+{
+    return st_sink_note(k, k->ops->write(k->state, line, len));
+}
+
+/* Lines given up because they could not be delivered; 0 normally. */
+static inline size_t st_sink_flush(st_sink *k)
+{
+    return st_sink_note(k, k->ops->flush(k->state));
+}
+
+/* Flush, then reopen; *given_up (if not NULL) receives what the flush
+ * gave up. -1 with err set when the reopen failed. */
+static inline int st_sink_reopen(st_sink *k, size_t *given_up, char *err, size_t errlen)
+{
+    size_t n = st_sink_flush(k);
+    if (given_up)
+        *given_up = n;
+    if (k->ops->reopen(k->state, err, errlen) == 0)
+        return 0;
+    if (!k->error)
+        k->error = errno ? errno : EIO;
+    return -1;
+}
+
+/* Flush, close and free k (NULL is allowed); *given_up as for reopen.
+ * 0 when every line taken since open was delivered; -1 with err set
+ * ("where: reason", for the first failure) otherwise. */
+static inline int st_sink_close(st_sink *k, size_t *given_up, char *err, size_t errlen)
+{
+    if (given_up)
+        *given_up = 0;
+    if (!k)
+        return 0;
+    size_t n = st_sink_flush(k);
+    if (given_up)
+        *given_up = n;
+    int rc = k->ops->close(k->state, err, errlen);
+    if (k->error) {
+        snprintf(err, errlen, "%s: %s", k->where, strerror(k->error));
+        rc = -1;
+    }
+    free(k);
+    return rc;
+}
+
+#endif

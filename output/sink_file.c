@@ -1,0 +1,197 @@
+/*
+ * sink_file.c - the "file" sink: record lines to OUT/sessions.jsonl.
+ *
+ * The file is created or truncated at open (as fopen "w" would) and lines
+ * gather in a 64 KiB buffer of whole lines, written out when the next line
+ * does not fit and on every flush; a line larger than the buffer is
+ * written on its own. reopen closes the file and opens the same path
+ * again in append mode, so that after logrotate moved it away a new file
+ * is started and nothing is ever truncated.
+ *
+ * Whole lines: when a write(2) fails or is cut short (full disk, quota,
+ * file size limit), the lines of this attempt that reached the file whole
+ * stay, the torn rest is cut off again with ftruncate(2), and the lines
+ * that did not make it are given up. Where that is not possible (the path is a FIFO or a device)
+ * the beginning of a line may stay in the output.
+ *
+ * Not handled: others writing to the same file, fsync(2).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "output/sink.h"
+
+#define ST_SINK_FILE_BUF (1 << 16)
+
+typedef struct file_sink {
+    int fd;       /* -1 after a failed reopen */
+    int fd_errno; /* why, then */
+    char *buf;    /* whole lines, each with its '\n' */
+    size_t len;   /* bytes in buf */
+    size_t lines; /* lines in buf */
+    char path[4096];
+} file_sink;
+
+/* Write every byte of iov; *done counts what was written, also on failure. */
+static int write_all(int fd, struct iovec *iov, int cnt, size_t *done)
+{
+    while (cnt > 0) {
+        ssize_t w = writev(fd, iov, cnt);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        *done += (size_t)w;
+        while (cnt > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* After a failed write: cut off the torn bytes it left at the end of the
+ * file, so that the file ends with a whole line again. errno is kept. */
+static void roll_back(file_sink *f, size_t torn)
+{
+    int e = errno;
+    off_t end = torn ? lseek(f->fd, 0, SEEK_CUR) : -1;
+    if (end >= (off_t)torn && ftruncate(f->fd, end - (off_t)torn) == 0)
+        lseek(f->fd, end - (off_t)torn, SEEK_SET); /* no hole before the next line */
+    errno = e;
+}
+
+/* Write out the buffer; the number of lines given up. The lines a write
+ * cut short did get out whole are kept. */
+static size_t drain(file_sink *f)
+{
+    size_t lost = 0, done = 0;
+    if (f->len == 0)
+        return 0;
+    struct iovec iov = {f->buf, f->len};
+    if (f->fd < 0) {
+        errno = f->fd_errno;
+        lost = f->lines;
+    } else if (write_all(f->fd, &iov, 1, &done) != 0) {
+        size_t whole = done, kept = 0;
+        while (whole > 0 && f->buf[whole - 1] != '\n')
+            whole--;
+        for (size_t i = 0; i < whole; i++)
+            kept += f->buf[i] == '\n';
+        roll_back(f, done - whole);
+        lost = f->lines - kept;
+    }
+    f->len = 0;
+    f->lines = 0;
+    return lost;
+}
+
+static int open_path(file_sink *f, int flags, char *err, size_t errlen)
+{
+    f->fd = open(f->path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0666);
+    if (f->fd >= 0)
+        return 0;
+    f->fd_errno = errno;
+    snprintf(err, errlen, "%s: %s", f->path, strerror(f->fd_errno));
+    errno = f->fd_errno;
+    return -1;
+}
+
+static void *file_open(const st_sink_options *opt, char *where, size_t wherelen, char *err,
+                       size_t errlen)
+{
+    file_sink *f = calloc(1, sizeof *f);
+    if (!f || !(f->buf = malloc(ST_SINK_FILE_BUF))) {
+        free(f);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(f->path, sizeof f->path, "%s/sessions.jsonl", opt->output_dir);
+    if (open_path(f, O_TRUNC, err, errlen) != 0) {
+        free(f->buf);
+        free(f);
+        return NULL;
+    }
+    snprintf(where, wherelen, "%s", f->path);
+    return f;
+}
+
+static size_t file_write(void *s, const char *line, size_t len)
+{
+    file_sink *f = s;
+    if (f->fd < 0) {
+        errno = f->fd_errno;
+        return 1;
+    }
+    if (len >= ST_SINK_FILE_BUF - f->len) { /* line and '\n' do not fit */
+        size_t lost = drain(f);
+        if (lost)
+            return lost + 1;
+        if (len >= ST_SINK_FILE_BUF) { /* larger than the buffer: on its own */
+            struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
+            size_t done = 0;
+            if (write_all(f->fd, iov, 2, &done) == 0)
+                return 0;
+            roll_back(f, done); /* no '\n' before the last byte */
+            return 1;
+        }
+    }
+    memcpy(f->buf + f->len, line, len);
+    f->buf[f->len + len] = '\n';
+    f->len += len + 1;
+    f->lines++;
+    return 0;
+}
+
+static size_t file_flush(void *s)
+{
+    return drain(s);
+}
+
+static int file_reopen(void *s, char *err, size_t errlen)
+{
+    file_sink *f = s;
+    int rc = 0, e = 0;
+    drain(f); /* nothing there: the caller flushed */
+    if (f->fd >= 0 && close(f->fd) != 0) {
+        e = errno;
+        snprintf(err, errlen, "%s: %s", f->path, strerror(e));
+        rc = -1;
+    }
+    if (open_path(f, O_APPEND, err, errlen) != 0)
+        return -1;
+    errno = e;
+    return rc;
+}
+
+static int file_close(void *s, char *err, size_t errlen)
+{
+    file_sink *f = s;
+    int rc = 0;
+    drain(f); /* nothing there: the caller flushed */
+    if (f->fd >= 0 && close(f->fd) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", f->path, strerror(e));
+        errno = e;
+        rc = -1;
+    }
+    free(f->buf);
+    free(f);
+    return rc;
+}
+
+const st_sink_ops st_sink_file = {"file",     file_open,   file_write,
+                                  file_flush, file_reopen, file_close};

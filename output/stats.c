@@ -1,0 +1,34 @@
+/*
+ * stats.c - OUT/stats.json from smtptap_stats and the reassembly counters.
+ */
+#include "output/stats.h"
+
+#include <jansson.h>
+
+int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_counters *r)
+{
+    static const char *warn[10] = {"undefined",    "ip_oversized", "ip_invlist",  "ip_overlap",
+                                   "ip_hdr",       "ip_srr",       "tcp_toomuch", "tcp_hdr",
+                                   "tcp_bigqueue", "tcp_badflags"}; /* NIDS_WARN_* order */
+    json_t *w = json_object();
+    for (int i = 0; i < 10; i++)
+        json_object_set_new(w, warn[i], json_integer((json_int_t)r->nids_warnings[i]));
+    json_t *j = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
+        "packets", (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "streams",
+        (json_int_t)s->streams, "sessions", (json_int_t)s->sessions, "transactions",
+        (json_int_t)s->transactions, "messages", (json_int_t)s->messages, "missing_bytes",
+        (json_int_t)s->missing_bytes, "pcap_dropped", (json_int_t)s->pcap_dropped, "output_errors",
+        (json_int_t)s->output_errors, "reassembly", "not_ip", (json_int_t)r->not_ip, "l2_errors",
+        (json_int_t)r->l2_errors, "ip_errors", (json_int_t)r->ip_errors, "not_tcp",
+        (json_int_t)r->not_tcp, "ipv6_tcp", (json_int_t)r->ipv6_tcp, "ipv6_fragments",
+        (json_int_t)r->ipv6_fragments, "ipv6_map_full", (json_int_t)r->ipv6_map_full, "reserved_v4",
+        (json_int_t)r->reserved_v4, "holes", (json_int_t)r->holes, "hole_bytes",
+        (json_int_t)r->hole_bytes, "idle_closed", (json_int_t)r->idle_closed, "reused",
+        (json_int_t)r->reused, "evicted", (json_int_t)r->evicted, "one_sided",
+        (json_int_t)r->one_sided, "trimmed", (json_int_t)r->trimmed, "nids_warnings", w);
+    int rc = j ? json_dump_file(j, path, JSON_INDENT(2)) : -1;
+    json_decref(j);
+    return rc;
+}
