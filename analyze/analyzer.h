@@ -10,9 +10,9 @@
  * at once (a YARA scan of a mapped file, not a heap copy), report to add
  * the analyzer's fields to the entry. Every hook but report may be NULL.
  * Analyzers are registered in one static table (analyze/analyzers.c), as
- * nginx registers its mail protocols: adding one is one file and one line
- * there; the always_dispatch option names them and is checked against the
- * table at start.
+ * nginx registers its mail protocols: adding one is one file and its line
+ * there (with its extern declaration); the always_dispatch option names them and is checked against
+ * the table at start.
  *
  * An analyzer that needs set-up (rules to compile, a library to open) does
  * it in setup, once, before any input is read, and fails there with a
@@ -75,8 +75,5 @@ int st_analyzer_chain(const char *list, const st_analyzer **chain, size_t *n, ch
 int st_analyzer_setup(const st_analyzer *const *chain, size_t n, st_option_fn opt, void *ctx,
                       char *err, size_t errlen);
 void st_analyzer_teardown(const st_analyzer *const *chain, size_t n);
-
-/* Built in (one file each). */
-extern const st_analyzer st_analyzer_hash;
 
 #endif

@@ -10,6 +10,9 @@
 
 #include "analyze/analyzer.h"
 
+/* Built in, one file each. */
+extern const st_analyzer st_analyzer_hash; /* hash.c */
+
 static const st_analyzer *const table[] = {
     &st_analyzer_hash,
 };

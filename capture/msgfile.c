@@ -1,6 +1,24 @@
 /*
- * msgfile.c - open a message file safely and stream its bytes (see
- * msgfile.h).
+ * msgfile.c - open one message file as hostile input and stream its bytes.
+ *
+ * Entry points: st_msgfile_open (openat with O_NOFOLLOW, O_NONBLOCK so
+ * a FIFO cannot hang us, O_NOCTTY, and O_NOATIME where the kernel lets
+ * us; then fstat, regular files only), st_msgfile_pump (read(2) in
+ * ST_MSGFILE_CHUNK pieces until end of file, each piece to the callback).
+ *
+ * Limits: one chunk buffer (64 KiB) while pumping; the file is never held
+ * whole, and bytes appended while it is read are read too.
+ *
+ * How it fails: open gives -1 and a message naming the file ("a symbolic
+ * link, not followed", "not a regular file, skipped", or strerror), or
+ * ST_MSGFILE_GONE when it vanished and gone_ok allows that. pump returns
+ * the errno of the read that failed (ENOMEM when there is no buffer) and
+ * *missing, the bytes of the size fstat saw that were never read; what
+ * was read before the error has reached the callback.
+ *
+ * Not handled: symbolic links in the directories above the file
+ * (O_NOFOLLOW covers the last component only), locking against writers,
+ * and files that shrink while read (they just end early, with no error).
  */
 #include "capture/msgfile.h"
 

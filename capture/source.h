@@ -1,10 +1,24 @@
 /*
  * source.h - where packets come from: capture files and live interfaces.
  *
- * Files may be pcap or pcapng, plain or gzip-compressed (read through
- * zlib, detected by magic bytes, not by name). Live capture uses libpcap
- * with a large snap length and buffer so that GRO/TSO super-packets are
- * not cut. Errors are returned as text, never printed or fatal.
+ * Entry points: st_source_open_file, st_source_open_live,
+ * st_source_set_filter, st_source_next (one packet, a timeout or the end),
+ * st_source_linktype, st_source_name, st_source_error,
+ * st_source_breakloop (from a signal handler), st_source_stats,
+ * st_source_close.
+ *
+ * Files may be pcap or pcapng, plain or gzip-compressed (detected by
+ * magic bytes, not by name). Live capture uses libpcap with the caller's
+ * snap length and a 64 MiB buffer, so that GRO/TSO super-packets are not
+ * cut. Only link types that capture/l2 decodes are accepted, at open.
+ *
+ * How it fails: errors are text naming the file or interface, never
+ * printed or fatal. Open errors go to the caller's err; a read error or
+ * a corrupt or cut file makes st_source_next return ST_SRC_ERROR, with
+ * the text in st_source_error. Packets before it were delivered.
+ *
+ * Not handled: time stamps finer than microseconds (libpcap scales them
+ * down), several interfaces in one source.
  */
 #ifndef ST_CAPTURE_SOURCE_H
 #define ST_CAPTURE_SOURCE_H

@@ -2,9 +2,24 @@
  * main.c - the smtptap command: a thin client of libsmtptap.
  *
  * Parses the command line into a config (every library option is also a
- * --long-option), runs the sources in order and prints a short summary
- * on stderr. Exit status: 0 all well, 1 a source or an output failed
- * (what could be read was still processed and written), 2 bad usage.
+ * --long-option, and -c/--config and --set take the same keys), then runs
+ * the sources in a fixed order: the -r files, in order, as one capture;
+ * the --eml files and --maildir-once directories, in command-line order;
+ * the -i interface; the --maildir watch. Words that are not options form
+ * a BPF filter for the packet sources. SIGINT and SIGTERM call
+ * smtptap_stop: the capture or Maildir watch in progress, and any after
+ * it, end cleanly; what was seen is flushed and a short summary goes to
+ * stderr (not with -q).
+ *
+ * Exit status: 0 all well; 1 a source or an output failed, or the library
+ * did not open (what could be read was still processed and written);
+ * 2 bad usage.
+ *
+ * Limits: at most 1024 -r files and 1024 message inputs; one -i and one
+ * --maildir (the last given wins), and not both.
+ *
+ * Not handled: SIGHUP (no reopen of the record file after logrotate),
+ * daemonising, several interfaces.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -163,14 +178,24 @@ static int load_config(smtptap_config *c, const char *path)
 }
 
 /* --eml FILE... (the words up to the next option are all files), --maildir-once DIR */
+static int too_many(const char *what)
+{
+    fprintf(stderr, "smtptap: more than %d %s\n", MAX_FILES, what);
+    return -1;
+}
+
 static int message_inputs(int argc, char **argv, int *i, cli_args *a)
 {
     const char *s = argv[*i], *v = NULL;
-    if (take_value(argc, argv, i, &v) || a->n_msgs == MAX_FILES)
+    if (take_value(argc, argv, i, &v))
         return -1;
-    a->msgs[a->n_msgs++] = (msg_input){v, s[2] == 'm'};
-    while (s[2] == 'e' && *i + 1 < argc && argv[*i + 1][0] != '-' && a->n_msgs < MAX_FILES)
-        a->msgs[a->n_msgs++] = (msg_input){argv[++*i], 0};
+    do {
+        if (a->n_msgs == MAX_FILES)
+            return too_many("message inputs");
+        a->msgs[a->n_msgs++] = (msg_input){v, s[2] == 'm'};
+        /* --eml takes every file up to the next option */
+        v = s[2] == 'e' && *i + 1 < argc && argv[*i + 1][0] != '-' ? argv[++*i] : NULL;
+    } while (v);
     return 0;
 }
 
@@ -181,8 +206,10 @@ static int valued_option(int argc, char **argv, int *i, smtptap_config *c, cli_a
     if (!strcmp(s, "--eml") || !strcmp(s, "--maildir-once"))
         return message_inputs(argc, argv, i, a);
     if (!strcmp(s, "-r")) {
-        if (take_value(argc, argv, i, &v) || a->n_files == MAX_FILES)
+        if (take_value(argc, argv, i, &v))
             return -1;
+        if (a->n_files == MAX_FILES)
+            return too_many("-r files");
         a->files[a->n_files++] = v;
         return 0;
     }

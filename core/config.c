@@ -53,7 +53,7 @@ static const opt options[] = {
     {"omit_body", OPT_BOOL, O(omit_body), "false", 0, 1,
      "stoQ: leave body and body_html out of the record"},
     {"always_dispatch", OPT_STR, O(always_dispatch), "hash", 0, 0,
-     "stoQ: analyzers run on every attachment (hash today; magic and yara not yet)"},
+     "stoQ: analyzers run on every attachment, comma-separated (built in: hash)"},
     {"archive_attachments", OPT_BOOL, O(archive_attachments), "true", 0, 1,
      "stoQ: write attachments to files/<aa>/<sha256>"},
     {"extract_iocs", OPT_BOOL, O(extract_iocs), "false", 0, 1,

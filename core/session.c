@@ -1,5 +1,6 @@
 /*
- * session.c - one TCP stream: SMTP parser, session record, message store.
+ * session.c - one TCP stream: proxy preamble, SMTP parser, session record,
+ * its messages.
  *
  * Wires the layers for a stream: bytes from reassembly go through the
  * proxy-preamble decoder to the SMTP parser; its events build the record;
@@ -7,9 +8,14 @@
  * arrive. A stream that turns out not to be SMTP is dropped early and
  * leaves nothing behind.
  *
+ * Entry point: st_session_ops, the reassembly consumer (core.h).
+ *
  * How it fails: out of memory at open ignores the stream (counted by
  * reassembly as a stream, by nobody as a session); a store error leaves
  * the message unstored with the reason in the record.
+ *
+ * Not handled here: what a stream says (smtp/), what a message holds
+ * (core/message.c and the layers behind it).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -2,11 +2,13 @@
  * smtptap.c - the public API: sources in, records out.
  *
  * Owns the output directory, the record sink (output/sink.h: the file
- * OUT/sessions.jsonl) and the stores, and runs the packet loop for files
- * and interfaces; message files and Maildirs go to core/msgfile.c and
- * core/maildir.c. Read errors end the source that had them, never the
- * process; sessions already seen are flushed by smtptap_close whatever
- * happened before.
+ * OUT/sessions.jsonl), the stores and the analyzers' set-up
+ * (core/message.c), and runs the packet loop for files and interfaces;
+ * message files and Maildirs go to core/msgfile.c. Read errors end the
+ * source that had them, never the process; sessions already seen are
+ * flushed by smtptap_close whatever happened before. An unknown analyzer
+ * in always_dispatch, or one whose set-up fails, makes smtptap_open fail
+ * before any input is read.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -31,7 +31,7 @@ for spec in "$@"; do
     new=$((after - before))
     status=ok
     if [ ! -x "$FB/$t" ]; then
-        status="MISSING ($FB/$t not built)"  # not run is not passed
+        status="MISSING ($FB/$t not built)"
         failed=1
     elif [ "$rc" -ne 0 ] || [ "$new" -gt 0 ]; then
         status="CRASH (exit $rc, see $log, $crashes)"

@@ -1,27 +1,57 @@
 /*
  * smtptap.h - the public C API of libsmtptap.
  *
- * smtptap turns mail traffic into evidence: it reassembles TCP streams
- * from captures or a live interface, follows every SMTP dialogue, and
- * writes one JSON record per SMTP session (OUT/sessions.jsonl) with every
- * transaction and the exact bytes of every message (OUT/messages/).
- * Message files (.eml, Maildir) give the same record without the network.
+ * smtptap turns mail traffic into evidence. It reassembles TCP streams
+ * from capture files or a live interface, follows every SMTP dialogue
+ * (proxy preambles, pipelining, BDAT, AUTH user names, STARTTLS), parses
+ * each message's MIME structure, and writes one JSON record per SMTP
+ * session to OUT/sessions.jsonl (docs/record.md). By default the exact
+ * bytes of every message go to OUT/messages/ and attachments to
+ * OUT/files/, each named by its sha256; OUT/stats.json is written at
+ * close. Message files (.eml, a Maildir) give the same record without
+ * the network fields.
  *
  * Typical use:
  *
+ *     char err[256];
  *     smtptap_config *c = smtptap_config_new();
  *     smtptap_config_set(c, "output_dir", "out", err, sizeof err);
  *     smtptap *t = smtptap_open(c, err, sizeof err);
- *     smtptap_read_file(t, "capture.pcap", NULL, err, sizeof err);
- *     smtptap_close(t);
+ *     if (t) {
+ *         smtptap_read_file(t, "capture.pcap", NULL, err, sizeof err);
+ *         if (smtptap_close(t, err, sizeof err) != 0)
+ *             fprintf(stderr, "smtptap: %s\n", err);
+ *     }
  *     smtptap_config_free(c);
  *
- * Options are named key/value pairs, the same names in the config file,
- * on the command line (--key=value) and here; smtptap_config_describe()
- * lists them. Functions that can fail return -1 (or NULL) and put a
- * one-line message in err; none of them exits or prints.
+ * Entry points: smtptap_config_new/_set/_load/_get/_describe/_free for
+ * options; smtptap_open; the sources smtptap_read_file, smtptap_sniff,
+ * smtptap_read_eml and smtptap_watch_maildir; smtptap_stop,
+ * smtptap_get_stats, smtptap_flush; smtptap_close; smtptap_version.
+ * Options are named key/value pairs. The same names work in the config
+ * file, on the command line (--key=value) and here, and
+ * smtptap_config_describe() lists them.
  *
- * One smtptap per process: libnids, underneath, keeps global state.
+ * Limits: one smtptap open at a time per process, because libnids keeps
+ * its state in globals (close one before opening the next, and use one
+ * process per capture to scale). It is not thread-safe: call it from one
+ * thread, except smtptap_stop. Every buffer has a cap (options and fixed
+ * caps: "Limits" in docs/record.md), and a cap that is hit shows in the
+ * record.
+ * Memory does not grow with message size.
+ *
+ * How it fails: functions that can fail return -1 (or NULL) and put a
+ * one-line message in err. None of them exits, aborts or prints.
+ * smtptap_open creates OUT and truncates OUT/sessions.jsonl; it fails
+ * when it cannot, or when an analyzer that always_dispatch names is
+ * unknown or fails its setup. A read error ends that source only, and
+ * what was read before it is kept. Records and files that cannot be
+ * written are counted (output_errors), and smtptap_close then returns -1.
+ *
+ * Not handled: decrypting TLS (a session is followed up to STARTTLS),
+ * reassembling IPv6 fragments (they are counted), several smtptap
+ * instances or threads in one process.
+ *
  * GPL-2.0-or-later.
  */
 #ifndef SMTPTAP_H

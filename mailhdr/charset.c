@@ -10,8 +10,9 @@
  *
  * Failure modes: unknown label -> valid UTF-8 kept, invalid bytes -> U+FFFD, flag
  * UNKNOWN; invalid sequence -> U+FFFD, flag INVALID, continue; output full -> stop at
- * a character boundary, flag TRUNCATED. Never allocates except inside iconv_open.
- * Not thread-safe (one static cache).
+ * a character boundary, flag TRUNCATED. Allocates only inside iconv_open and for
+ * the copy st_charset_utf8_dup returns (NULL without memory). Not thread-safe (one
+ * static cache).
  */
 #include "mailhdr/mailhdr.h"
 
@@ -397,7 +398,7 @@ size_t st_charset_utf8_sanitize(const void *in, size_t len, char *out, size_t ca
 char *st_charset_utf8_dup(const void *in, size_t len, size_t cap, size_t *outlen)
 {
     /* at most cap bytes out, and never more than 3 per byte in (U+FFFD) */
-    size_t room = (len < cap ? len * 3 : cap) + 1;
+    size_t room = (len < cap / 3 ? len * 3 : cap) + 1;
     char *out = malloc(room);
     if (out)
         *outlen = st_charset_utf8_sanitize(in, len, out, room, NULL);

@@ -6,7 +6,7 @@
  * hash), so nothing here strips or rewrites: the copy keeps slashes, "..", NUL and
  * control bytes (the JSON writer escapes them) and only replaces invalid UTF-8
  * with U+FFFD and cuts overlong names at a character boundary (flag). The checks
- * read the bytes once; they never allocate and accept any input.
+ * are a few linear passes over the bytes; they never allocate and accept any input.
  */
 #include "mailhdr/mailhdr.h"
 

@@ -9,7 +9,8 @@
  *    UTF-8, cut only at a character boundary, NUL-terminated when cap > 0 (the NUL
  *    is not counted in the returned length). Decoded text may contain NUL bytes
  *    (an encoded word can carry one): use the returned length, not strlen.
- *  - Nothing allocates on the heap except the iconv descriptors cached by the
+ *  - Nothing allocates on the heap except st_charset_utf8_dup (the copy it
+ *    returns, NULL without memory) and the iconv descriptors cached by the
  *    charset module; nothing prints, aborts or exits. Problems are reported as
  *    flag bits OR-ed into *flags (callers zero it first; flags may be NULL).
  *  - Not thread-safe: the charset module keeps one process-wide iconv cache. Use

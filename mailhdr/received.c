@@ -7,8 +7,8 @@
  * ("mail-pf1-x42f"), queue ids ("l2sm6127295wml.38.2021.03.04.01.40.17") and
  * versions ("8.14.7", "15.20.4866.25") out, while "[1.2.3.4]", "(1.2.3.4)",
  * "[IPv6:2001:db8::1]", "[1.2.3.4]:25", "fe80::1%5" and "1.2.3.4." are found.
- * Every candidate must pass inet_pton. Bounded: one pass, at most max results;
- * more are counted as TOO_MANY, never stored.
+ * Every candidate must pass inet_pton. Bounded: one pass, at most max results; one
+ * more sets TOO_MANY and ends the scan (nothing past max is stored).
  */
 #include "mailhdr/mailhdr.h"
 

@@ -14,7 +14,7 @@
  * has thousands of messages open at once: buffers start small and grow only
  * when a header block, a line, a decoded slice or an attribute needs it, and
  * large ones are given back when that is over. Guarantees (default limits,
- * 64-bit; tests/unit/test_mime.c checks them): a new parser uses under
+ * 64-bit; tests/unit/mime/test_parser.c checks them): a new parser uses under
  * 2 KiB; after the header blocks of a multipart/mixed with a text part and
  * a base64 attachment, under 4 KiB; while a base64 or quoted-printable body
  * streams, under 8 KiB plus the open parts' attribute strings, whatever the
@@ -29,7 +29,8 @@
  * C calls nest is message/rfc822 and message/global: the decoded body of
  * such a part feeds a nested parser level, so calls nest once per
  * encapsulated message, at most max_msg_depth (default 20, never above 100)
- * levels of a few hundred bytes of stack each.
+ * levels of a few hundred bytes of stack each (plus, within a level, one
+ * replay of a header block's first body line, see "Header blocks").
  *
  * Strings and data in an event are owned by the parser and valid only during
  * the callback. The st_mime_part pointer is the same for every event of one
@@ -131,8 +132,16 @@
  * rfc2231_missing_section, rfc2231_malformed, attribute_truncated,
  * out_of_memory, and the decoder ones above.
  *
- * Transfer decoders (st_b64_*, st_qp_*, st_uu_*) and the header parameter
- * parser (st_mime_param_get...) are usable on their own; see the end.
+ * Transfer decoders (st_b64_*, st_qp_*, st_uu_*), the header value parsers
+ * (st_mime_ctype_parse, st_mime_token_parse, st_mime_param_get) and the
+ * boundary line check (st_mime_boundary_match) are usable on their own; see
+ * the end.
+ *
+ * Files: the parser is mime/parser.c (the functions below) with level.c,
+ * headers.c, describe.c, scan.c, body.c and part.c, which share the private
+ * mime/mime_int.h (it tells how they fit); params.c, boundary.c, b64.c,
+ * qp.c and uu.c are the stand-alone pieces. TNEF (winmail.dat) is separate:
+ * mime/tnef.h.
  */
 #ifndef ST_MIME_MIME_H
 #define ST_MIME_MIME_H

@@ -20,8 +20,9 @@
  * nothing fails (see mime.h). Feeds and gaps after st_mime_finish, and
  * empty ones, are ignored.
  *
- * Not handled: thread safety (one parser, one thread at a time), and the
- * callback calling back into the parser.
+ * Not handled: one parser used from two threads at once (parsers share no
+ * state, so one per thread is fine), and the callback calling back into the
+ * parser.
  */
 #include "mime/mime_int.h"
 

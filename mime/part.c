@@ -20,8 +20,9 @@
  * bytes (flag ST_MIME_PF_ATTR_TRUNCATED); an excerpt at 159 bytes, an
  * anomaly_n detail at 95.
  *
- * How it fails: st_mime_push returns NULL and st_mime_fstr_add NONE when out
- * of memory (the latter with anomaly out_of_memory); callers degrade.
+ * How it fails: st_mime_push returns NULL (out of memory, or all fr_cap
+ * frames in use) and st_mime_fstr_add NONE (out of memory, with anomaly
+ * out_of_memory); callers degrade.
  *
  * Not handled: anything about a part's content; events are passed to the
  * callback as they come (no queue, no filtering).

@@ -1,5 +1,11 @@
 /*
- * community_id.c - sha1(seed, lower endpoint, higher endpoint, proto, ports).
+ * community_id.c - Community ID v1 of a TCP flow (see community_id.h).
+ *
+ * sha1 over: the seed (0, two bytes, big endian), the lower endpoint's
+ * address, the higher one's, the protocol (6) and a zero pad byte, then
+ * the lower endpoint's port and the higher one's, both big endian. Lower
+ * is by address, then by port, so both directions give the same ID. The
+ * digest is base64-encoded with padding and prefixed with "1:".
  */
 #include "output/community_id.h"
 

@@ -1,11 +1,18 @@
 /*
  * jsonstr.c - strings from the wire into JSON, and time stamps.
  *
- * jansson refuses invalid UTF-8, and wire strings are anything. We copy
- * at most `cap` bytes, replacing every byte that does not start a valid,
- * shortest-form UTF-8 sequence with U+FFFD (st_charset_utf8_sanitize),
- * never splitting a character at the cap. Control characters stay: JSON
- * escapes them.
+ * jansson refuses invalid UTF-8, and wire strings are anything. At most
+ * `cap` bytes come out: every byte that does not start a valid,
+ * shortest-form UTF-8 sequence becomes U+FFFD (st_charset_utf8_dup), and
+ * a character is never split at the cap. Control characters and NUL stay:
+ * JSON escapes them.
+ *
+ * Entry points: st_json_stringn, st_json_string (NUL-terminated input),
+ * st_format_time (RFC 3339 in UTC with microseconds,
+ * "2023-11-14T22:13:20.250000Z").
+ *
+ * How it fails: a NULL string, or no memory for the copy, gives JSON
+ * null; a time gmtime_r cannot represent prints as the epoch.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,10 +1,31 @@
 /*
- * record.c - SMTP events into the session record.
+ * record.c - SMTP events into the session record; the message-file record.
  *
  * The record is a jansson object whose keys are created up front, in the
- * documented order, and filled as events arrive. Only the current
- * transaction is "open"; a transaction past the cap is still followed by
- * the SMTP parser but leaves no trace here other than a count.
+ * documented order (docs/record.md), and filled as events arrive. Only
+ * the current transaction is a tree: each one that ends is kept as JSON
+ * text in a spool (output/spool.c), and st_record_finish splices those
+ * texts into the "transactions" array of the final line. An idle session
+ * (st_record_idle) packs that text and freezes the rest of its record to
+ * packed text too; the next event that changes a field thaws it. Events
+ * that set no field (message bytes, plain commands) leave it frozen.
+ *
+ * Entry points: see record.h.
+ *
+ * Limits: max_transactions per record (a transaction past it is still
+ * followed by the SMTP parser but leaves only one "too_many_transactions"
+ * anomaly), max_rcpts per transaction ("too_many_rcpts", once),
+ * max_anomalies ("too_many_anomalies" with the number left out), and
+ * max_string bytes of any string from the wire.
+ *
+ * How it fails: out of memory when a record is created gives NULL (no
+ * record for that session); out of memory while thawing loses the record,
+ * and st_record_finish then returns NULL for the caller to count. A
+ * transaction whose text cannot be kept is left out of the record.
+ *
+ * Not handled here: a message's contents (headers, bodies, attachments:
+ * output/message_json.c); serialising the record in any form but one
+ * line of compact, ASCII-escaped JSON.
  */
 #include "output/record.h"
 
@@ -334,10 +355,19 @@ static void tx_seal(st_record *r)
 {
     if (!r->tx)
         return;
+    /* ",{...}" after the first, added in one piece: out of memory loses
+     * the transaction, never leaves a stray comma in the line */
     char *text = json_dumps(r->tx, ST_RECORD_JSON_FLAGS);
-    if (text && (r->n_done == 0 || st_spool_add(&r->done, ",", 1) == 0) &&
-        st_spool_add(&r->done, text, strlen(text)) == 0)
-        r->n_done++;
+    size_t n = text ? strlen(text) : 0;
+    char *item = text ? malloc(n + 2) : NULL;
+    if (item) {
+        item[0] = ',';
+        memcpy(item + 1, text, n + 1);
+        size_t skip = r->n_done == 0; /* the first has no comma */
+        if (st_spool_add(&r->done, item + skip, n + 1 - skip) == 0)
+            r->n_done++;
+    }
+    free(item);
     free(text);
     json_array_clear(r->txs);
     r->tx = NULL;

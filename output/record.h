@@ -3,13 +3,24 @@
  *
  * Built from SMTP events as the session goes on, finished when the TCP
  * stream closes. A message file (.eml, Maildir) gets a record of the same
- * builder and shape, without the network fields: one accepted
- * transaction whose message is the file. Field names are a contract (docs/record.md). Every list
- * in it has a cap; what does not fit is counted in an anomaly, so a
- * hostile session cannot grow a record without bound.
+ * builder and shape, without the network fields: one accepted transaction
+ * whose message is the file. Field names are a contract (docs/record.md).
  *
+ * Entry points: st_record_new or st_record_new_file; st_record_smtp for
+ * every event, st_record_set_message, st_record_anomaly, st_record_note,
+ * st_record_idle; st_record_finish or st_record_finish_file for the line
+ * of JSON; st_record_free. Helpers for the message record:
+ * st_record_message_json, st_json_string(n), st_format_time,
+ * st_close_reason_name.
+ *
+ * Limits: every list has a cap; what does not fit is reported by an
+ * anomaly (too_many_transactions, too_many_rcpts, too_many_anomalies with
+ * the count), so a hostile session cannot grow a record without bound.
  * Strings from the wire are made valid UTF-8 (invalid bytes become
  * U+FFFD) and capped before they reach jansson.
+ *
+ * How it fails: without memory, st_record_new gives NULL and the finish
+ * calls give NULL (the caller counts an output error).
  */
 #ifndef ST_OUTPUT_RECORD_H
 #define ST_OUTPUT_RECORD_H

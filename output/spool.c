@@ -1,5 +1,22 @@
 /*
- * spool.c - text that waits, packed with zlib when idle.
+ * spool.c - text that waits, packed with zlib when idle (see spool.h).
+ *
+ * Appends grow the unpacked tail exactly (a few appends per session, so
+ * no slack is worth keeping). Packing unpacks what was packed before,
+ * joins the tail and compresses it all again at level 1, fast rather
+ * than small, as one zlib stream; a tail under 256 bytes is not worth it.
+ * Taking unpacks into one NUL-terminated buffer and empties the spool.
+ *
+ * Entry points: st_spool_add, st_spool_pack, st_spool_take,
+ * st_spool_memory, st_spool_free.
+ *
+ * Limits: each pack costs time in proportion to all the text so far, and
+ * needs all of it unpacked, beside the old and new packed copies, for a
+ * moment; fine for a session packed a few times while it idles.
+ *
+ * How it fails: add without memory drops that piece (-1); a pack without
+ * memory keeps the text as it was; take without memory returns NULL and
+ * the text is lost, since the spool is emptied all the same.
  */
 #include "output/spool.h"
 

@@ -6,8 +6,12 @@
  * its spool with zlib (JSON shrinks several times); the text comes back
  * whole at the end. Appending after packing is allowed.
  *
+ * Entry points: st_spool_add, st_spool_pack, st_spool_take,
+ * st_spool_memory, st_spool_free. A zeroed st_spool is empty.
+ *
  * How it fails: out of memory on append drops that piece and returns -1;
- * packing that fails leaves the text as it was.
+ * packing that fails leaves the text as it was; take without memory
+ * returns NULL, and the spool is emptied all the same.
  */
 #ifndef ST_OUTPUT_SPOOL_H
 #define ST_OUTPUT_SPOOL_H

@@ -2,16 +2,28 @@
  * holes.c - skipping lost segments, which libnids never does.
  *
  * libnids queues segments that arrive after a hole and delivers nothing
- * more until the hole fills; it frees the whole queue silently once it
- * passes 64 KiB. We read that queue (struct skbuff, mirrored below from
- * libnids 1.26 src/tcp.h: the only private layout we rely on) and deliver
- * it ourselves, announcing the missing bytes, then advance the
- * half-stream's count/offset past it. This is the one place where we
- * write libnids state; both fields are public in nids.h.
+ * more until the hole fills; once the queue passes 64 KiB it frees it
+ * silently. We read that queue (struct skbuff, mirrored below from
+ * libnids 1.26 src/tcp.h: the only private layout we rely on, checked
+ * against the version at compile time), deliver it ourselves, announce
+ * each missing range as a gap, advance the half-stream's count and offset
+ * past it, and free the queue.
+ *
+ * Entry points: st_rs_check_holes (after each packet), st_rs_salvage_half
+ * (libnids' BIGQUEUE warning, just before it frees the queue),
+ * st_rs_skip_holes (idle streams), st_rs_salvage (a stream's end),
+ * st_rs_drop_queue.
  *
  * When: the receiver acknowledged bytes we never saw (the capture lost
  * them, not the network), the queue passed ooo_limit, the stream went
  * idle (no retransmission is coming), or the stream ends.
+ *
+ * Limits: the queue is freed only outside libnids callbacks (its
+ * prune_queue still holds the list across our hook). Nothing fails: a
+ * consumer that drops the stream during delivery stops the salvage (0).
+ *
+ * Not handled: a hole that a late retransmission would have filled after
+ * we skipped it (those bytes are then old data to libnids, and dropped).
  */
 #include <stdlib.h>
 

@@ -2,11 +2,23 @@
  * idle.c - the idle list: least recently active stream first.
  *
  * libnids has no idle timeout (a stream without FIN or RST lives until
- * the table is full), so we keep our own list in packet time: a stream
- * silent ST_RS_TRIM_AFTER seconds gives its buffers back and has its holes
- * skipped; one silent idle_timeout seconds is closed. Both walks start at
- * the list's head and stop at the first stream still active, so a sweep
- * costs only what it closes or trims.
+ * the table is full), so we keep our own list in packet time. A stream
+ * silent ST_RS_TRIM_AFTER (2) seconds has its holes skipped, gives its
+ * libnids receive buffers back and is told so (ops.idle); one silent
+ * idle_timeout seconds is closed (ST_CLOSE_TIMEOUT).
+ *
+ * Entry points: st_rs_idle_append and st_rs_idle_unlink (a packet moves
+ * its stream to the tail), st_rs_sweep_if_due (after each packet and
+ * tick).
+ *
+ * Limits: a sweep runs at most once per second of packet time. The close
+ * walk starts at the head, the trim walk at trim_from (every stream
+ * before it is trimmed already); both stop at the first stream still
+ * active, so a sweep costs only what it closes or trims. Nothing fails.
+ *
+ * Not handled: packet time going backwards (merged captures out of
+ * order): a stream's clock takes each packet's time as it comes, and the
+ * list keeps arrival order.
  */
 #include <stdlib.h>
 

@@ -1,13 +1,30 @@
 /*
  * reasm.c - libnids glue: feeding, callbacks, a stream's life.
  *
- * Per packet: decode the link layer, map IPv6 to stand-in IPv4, feed
- * libnids through a DLT_RAW dead handle, then look the stream up again to
- * count the packet, refresh its idle clock and skip a hole that libnids
- * would otherwise wait on forever (holes.c; idle.c for the idle list).
+ * Per packet: decode the link layer (capture/l2), map IPv6 to stand-in
+ * IPv4 (v6map.c), and look the stream up once before libnids sees the
+ * packet: a client SYN on a 4-tuple libnids would silently replace closes
+ * the old stream first, a client ACK to a SYN-ACK never captured gets a
+ * made-up SYN-ACK (one-sided captures), and the receive window is opened
+ * where reassembly stands (missing ACKs). Then feed libnids through a
+ * DLT_RAW dead handle, and look the stream up again to count the packet,
+ * refresh its idle clock and skip a hole libnids would wait on forever
+ * (holes.c; idle.c for the idle list).
  *
- * Only outside libnids callbacks do we free streams (inside them libnids
- * still uses the stream after we return).
+ * Entry points: those of reasm.h, and st_rs_deliver, st_rs_drop,
+ * st_rs_finish, st_rs_release for holes.c and idle.c (stream.h).
+ *
+ * Limits: one reassembler per process (libnids globals; st_rs and a
+ * static 64 KiB buffer for mapped IPv6 packets). Streams are freed only
+ * outside libnids callbacks: inside them libnids still uses the stream
+ * after we return.
+ *
+ * How it fails: st_reasm_init gives -1 and a message. After that nothing
+ * fails: bad packets are counted and dropped, and a stream we have no
+ * memory for is closed at once (ST_CLOSE_EVICTED).
+ *
+ * Not handled: IPv4 fragments go to libnids, which reassembles them, but
+ * miss the per-packet work above (counts, idle clock, window, holes).
  */
 #include "reassembly/reasm.h"
 
@@ -320,7 +337,6 @@ static void open_window(struct tcp_stream *a, int from)
         rcv->ack_seq = exp;
 }
 
-/* Feed one IPv4 packet (ours or a mapped IPv6 one) to libnids. */
 /* What we do before libnids sees a packet, on the stream it belongs to:
  * one lookup serves all three (a SYN for a new 4-tuple has no stream yet). */
 static void before_packet(const tcp_key *k)
@@ -338,6 +354,7 @@ static void before_packet(const tcp_key *k)
         open_window(a, from);
 }
 
+/* Feed one IPv4 packet (ours or a mapped IPv6 one) to libnids. */
 static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
 {
     if (k)
@@ -346,6 +363,10 @@ static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
     st_rs.in_nids = 1;
     nids_pcap_handler(NULL, &st_rs.hdr, (u_char *)ip);
     st_rs.in_nids = 0;
+    /* A made-up SYN-ACK serves the packet that needed it only: libnids
+     * hands a freed stream's slot to the next one, which must not be
+     * taken for one-sided. */
+    synthesized = NULL;
     if (k)
         after_packet(k);
 }
@@ -512,6 +533,7 @@ void st_reasm_flush(void)
 void st_reasm_shutdown(void)
 {
     st_reasm_flush();
+    nids_unregister_tcp((void *)on_tcp); /* nids_init forgets the list without freeing it */
     nids_exit();
     if (dead)
         pcap_close(dead);

@@ -9,14 +9,26 @@
  *
  * What libnids does not do, we add: sessions idle in packet time are
  * closed; a client SYN reusing a live 4-tuple closes the old session with a
- * callback instead of dropping it silently; a hole in a stream (lost
- * segment) is skipped once the receiver has acknowledged past it, the
- * out-of-order queue grows large, or the stream ends, and the consumer is
- * told how many bytes are missing; end of input flushes everything.
+ * callback instead of dropping it silently; a capture with only the
+ * client's side is followed; a hole in a stream (lost segment) is skipped
+ * once the receiver has acknowledged past it, the out-of-order queue grows
+ * large, the stream goes idle or ends, and the consumer is told how many
+ * bytes are missing; end of input flushes everything.
  *
- * libnids keeps its state in globals, so there is one reassembler per
- * process (scale with processes). Nothing here fails at run time: bad
- * packets are counted and dropped.
+ * Entry points: st_reasm_config_default, st_reasm_init, st_reasm_packet,
+ * st_reasm_tick, st_reasm_flush, st_reasm_shutdown, st_reasm_get_counters;
+ * the consumer's st_reasm_ops callbacks.
+ *
+ * Limits: libnids keeps its state in globals, so there is one reassembler
+ * per process (scale with processes); max_streams at once, the oldest
+ * evicted beyond; at most ooo_limit bytes queued behind a hole.
+ *
+ * How it fails: st_reasm_init gives -1 and a message. Nothing fails after
+ * that: bad packets are counted and dropped, and a stream without memory
+ * is closed at once (ST_CLOSE_EVICTED).
+ *
+ * Not handled: IPv6 fragments (counted, not reassembled), UDP and
+ * everything that is not TCP (counted).
  */
 #ifndef ST_REASSEMBLY_REASM_H
 #define ST_REASSEMBLY_REASM_H

@@ -4,9 +4,19 @@
  * libnids knows only IPv4. Each IPv6 address we see gets an ID in
  * 240.0.0.0/16 (class E: not routed; anonymised captures do use other
  * parts of 240/4, so we claim only this /16), exact both ways. Entries are
- * pinned while a stream uses them; unpinned entries not seen for a while
- * are reused, so the table never grows past its fixed size. When it is
- * full of live entries, new addresses are refused (the caller counts it).
+ * pinned while a stream uses them; unpinned entries not seen for ten
+ * minutes of packet time are reused, so the table never grows past the
+ * size given to st_v6map_init.
+ *
+ * Entry points: st_v6map_init, st_v6map_get, st_v6map_lookup,
+ * st_v6map_ref, st_v6map_unref, st_v6map_is_mapped, st_v6map_free.
+ *
+ * Limits: one table per process (static), at most 32768 entries. An
+ * address is looked for, and placed, within 64 slots of its hash.
+ *
+ * How it fails: st_v6map_init gives -1 (bad size, no memory). When no
+ * free or stale slot is within reach, st_v6map_get refuses the address
+ * (0) and the caller counts the packet as dropped.
  */
 #ifndef ST_REASSEMBLY_V6MAP_H
 #define ST_REASSEMBLY_V6MAP_H

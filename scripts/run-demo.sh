@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 pcap=${1:-pcaps/mime-swaks.pcap}
 out=out/demo
 rm -rf "$out"
-echo "== build/smtptap -r $pcap -o $out"
-build/smtptap -r "$pcap" -o "$out"
+bin="${B:-build}/smtptap"
+echo "== $bin -r $pcap -o $out"
+"$bin" -r "$pcap" -o "$out"
 echo
 python3 scripts/show.py "$out"

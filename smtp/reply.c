@@ -5,9 +5,11 @@
  * as sent, joined by '\n'; lines past max_reply_lines or past the text
  * cap (or that find no memory for the text to grow) are dropped
  * (anomaly); the text buffer shrinks back after a long reply. A line
- * without a 3-digit code is dropped (anomaly). The first reply of a
- * session is the banner. Replies are matched to the oldest pending
- * command, except:
+ * without a 3-digit code is dropped (anomaly, unless it follows a gap).
+ * The first reply of a session is the banner when no command waits, or
+ * when it is a 220 or 554 that does not answer a STARTTLS; otherwise the
+ * capture began after the banner and the reply is matched like any
+ * other. Replies are matched to the oldest pending command, except:
  *   - 334 goes to a pending AUTH without ending it;
  *   - a 354 or 334 that fits no pending command is unmatched;
  *   - after a gap in either direction (resync mode, until the queue is

@@ -7,10 +7,21 @@
  * content is streamed out as it arrives. Replies are matched to commands
  * in order (PIPELINING) through a bounded queue.
  *
- * How it fails: never. Malformed or hostile input becomes an ANOMALY event
- * and the parser resynchronises at the next line; a cap that is hit is an
- * anomaly too. Lost bytes (st_smtp_gap) end the message in progress as
- * incomplete and the parser looks for the next command or reply.
+ * Entry points: st_smtp_limits_default, st_smtp_new, st_smtp_feed,
+ * st_smtp_gap, st_smtp_finish, st_smtp_free; st_smtp_detected,
+ * st_smtp_wants_data and st_smtp_memory for the caller's bookkeeping.
+ *
+ * Limits: max_line bytes of a command or reply line, max_reply_lines per
+ * reply, max_pending commands awaiting replies; 100 anomaly events per
+ * session, then one "anomaly_limit"; 64 EHLO keywords. A stream that has
+ * not said SMTP after 4 KiB in both directions is given up.
+ *
+ * How it fails: st_smtp_new gives NULL without memory (or callback);
+ * after that, never. Malformed or hostile input becomes an ANOMALY event and the
+ * parser resynchronises at the next line; a cap that is hit is an anomaly
+ * too, and so is memory that a buffer could not get. Lost bytes
+ * (st_smtp_gap) end the message in progress as incomplete and the parser
+ * looks for the next command or reply.
  *
  * Order: a transaction's events come as MAIL, RCPT..., DATA_BEGIN,
  * MSG_DATA/MSG_GAP..., MSG_END, TX_END, and never interleave with the next
@@ -22,6 +33,11 @@
  * Strings in an event are NUL-terminated, owned by the parser and valid
  * only during the callback. Control bytes in them are kept as is; the
  * record writer escapes them.
+ *
+ * Not handled: anything after STARTTLS once the bytes are TLS (a TLS
+ * event, then the parser stops); the user names of AUTH mechanisms other
+ * than PLAIN and LOGIN; proxy preambles (smtp/tunnel.h strips them
+ * first).
  */
 #ifndef ST_SMTP_SMTP_H
 #define ST_SMTP_SMTP_H

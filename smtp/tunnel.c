@@ -1,10 +1,24 @@
 /*
  * tunnel.c - proxy preambles: recognise, measure, skip.
  *
- * Each direction's preamble is measured on the bytes held so far by a
- * small pure function: >0 its length, 0 more bytes needed, -1 not this
- * protocol. Held buffers are at most ST_TUNNEL_HOLD bytes, so measuring
- * again on every segment costs little.
+ * The first client bytes pick the protocol (05: SOCKS5, 04: SOCKS4,
+ * "CONNECT ": HTTP); anything else, or a server that speaks first, is no
+ * tunnel and every byte is passed on at once. Otherwise each direction's
+ * preamble is measured on the bytes held so far by a small pure function:
+ * >0 its length, 0 more bytes needed, -1 not this protocol. Held buffers
+ * are at most ST_TUNNEL_HOLD bytes, so measuring again on every segment
+ * costs little. The bytes after a preamble go out in the same call.
+ *
+ * How it fails: it does not. A preamble that does not measure within
+ * ST_TUNNEL_HOLD bytes, or with no memory to hold it, is passed on as it
+ * is; a client one that fails makes the stream no tunnel at all, and the
+ * server bytes held so far are passed on too.
+ *
+ * Not handled: the proxy's answer is not read for success: after a
+ * refusal (HTTP 407, a SOCKS error) whatever the client sends next goes
+ * to the SMTP parser. One preamble per direction: a proxy chained behind
+ * another is not stripped. SOCKS5 GSSAPI and other methods with their own
+ * exchange are not measured.
  */
 #include "smtp/tunnel.h"
 

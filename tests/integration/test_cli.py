@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from common import BIN, ENV, SmtptapCase, smtptap
+from common import BIN, ENV, ROOT, SmtptapCase, smtptap
 from pcapgen import Session, smtp_dialogue, write_pcap
 
 MSG1 = b"Subject: one\r\n\r\nfirst message\r\n"
@@ -130,7 +130,7 @@ class Cli(SmtptapCase):
         self.assertIsNone(run.records[0]["transactions"][0]["message"]["eml"])
 
     def test_mime_limits_are_options(self):
-        eml = os.path.join(os.path.dirname(BIN), "..", "..", "tests", "mime", "01-nested-4-levels.eml")
+        eml = os.path.join(ROOT, "tests", "mime", "01-nested-4-levels.eml")
         whole = smtptap("--eml", eml).records[0]["transactions"][0]["message"]
         self.assertFalse(any(a["name"] == "depth_exceeded" for a in whole["anomalies"]))
         cut = smtptap("--mime-max-depth=2", "--max-attachments", "1", "--eml", eml)
@@ -153,7 +153,7 @@ class Cli(SmtptapCase):
                     "--extract-iocs", "--ioc-keys", "-r FILE", "-i IFACE"):
             self.assertIn(opt, p.stdout)
         p = subprocess.run([BIN, "--version"], env=ENV, capture_output=True, text=True)
-        version = open(os.path.join(os.path.dirname(BIN), "..", "..", "VERSION")).read().strip()
+        version = open(os.path.join(ROOT, "VERSION")).read().strip()
         self.assertEqual(p.stdout.strip(), "smtptap " + version)
 
 

@@ -3,9 +3,9 @@ must come out of smtptap right. expected.json holds only what the peer's
 own baseline states; see ../shared/corpus/README.md for how to read it.
 
 One test per capture (CASES below), skipped with the reason when the
-corpus or the capture is not there. Facts about MIME (headers,
-attachments) belong to the MIME layer and are checked by
-test_corpus_mime.py."""
+corpus or the capture is not there. The peers' MIME facts (headers,
+attachment names and hashes) are checked here too, against the records'
+message contents."""
 import email
 import email.policy
 import glob

@@ -6,9 +6,8 @@ import subprocess
 import tempfile
 import unittest
 
-from common import BIN, ENV, ROOT, Run, smtptap
+from common import BIN, ENV, RELEASE, ROOT, Run, smtptap
 
-RELEASE = os.path.join(ROOT, "build", "smtptap")
 RSS_LIMIT_KIB = 64 * 1024
 
 

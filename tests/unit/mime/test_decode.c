@@ -1,5 +1,5 @@
 /*
- * test_mime_decode.c - the streaming transfer decoders (base64, quoted-
+ * test_decode.c - the streaming transfer decoders (base64, quoted-
  * printable, uuencode) and the boundary line matcher: exact output bytes on
  * tricky input, and the same output for every way of splitting the input.
  */

@@ -1,5 +1,5 @@
 /*
- * test_mime_params.c - Content-Type / Content-Disposition value parsing:
+ * test_params.c - Content-Type / Content-Disposition value parsing:
  * type/subtype, tokens, parameters with quoting, comments, RFC 2231
  * continuations, charsets and percent-decoding, and evasion attempts.
  */

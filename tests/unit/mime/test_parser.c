@@ -1,5 +1,5 @@
 /*
- * test_mime.c - the streaming MIME parser. Events are written out in a
+ * test_parser.c - the streaming MIME parser. Events are written out in a
  * canonical text form (consecutive DATA of one part joined); every message
  * is fed whole, split at every byte position and byte by byte, and must give
  * the same text. Tests then check exact part bodies, paths and anomalies,
