@@ -384,10 +384,10 @@ def launcher(workdir):
 
 
 def _makefile_flags():
-    """CFLAGS, warnings and LDLIBS as the Makefile has them, so that mimebench is built like smtptap."""
+    """Warnings and LDLIBS as mk/common.mk (the Makefile's) has them, so that mimebench is built like smtptap."""
     flags = {"WARN": "-Wall -Wextra -Werror", "LDLIBS": "-lcrypto -ljansson"}
     try:
-        with open(os.path.join(REPO, "Makefile")) as f:
+        with open(os.path.join(REPO, "mk", "common.mk")) as f:
             for line in f:
                 m = re.match(r"^(WARN|LDLIBS)\s*:=\s*(.*)$", line)
                 if m:
