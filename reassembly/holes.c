@@ -47,6 +47,22 @@ struct skbuff {
     u_int ack;
 };
 
+/* libnids 1.26 src/tcp.h: a half-stream's state once its FIN is queued in
+ * order, and once the other side acknowledged it. */
+#define ST_NIDS_FIN_SENT      120
+#define ST_NIDS_FIN_CONFIRMED 121
+
+/* A FIN that waited behind the hole is the sender's now: tell libnids, as
+ * its own in-order delivery would, so that the FIN exchange closes the
+ * stream ("fin") instead of a timer. Acknowledged already (the ACK that
+ * made us skip often covers it), it is confirmed at once. */
+static void queued_fin(struct half_stream *snd, const struct half_stream *rcv, uint32_t end)
+{
+    if (snd->state == ST_NIDS_FIN_SENT || snd->state == ST_NIDS_FIN_CONFIRMED)
+        return;
+    snd->state = st_rs_seq_after(rcv->ack_seq, end) ? ST_NIDS_FIN_CONFIRMED : ST_NIDS_FIN_SENT;
+}
+
 static void announce_gap(st_rs_stream *rs, int from, uint32_t n)
 {
     rs->st[from].missing += n;
@@ -75,14 +91,16 @@ int st_rs_salvage_half(st_rs_stream *rs, int from)
             exp += (uint32_t)ahead;
         }
         int32_t fresh = (int32_t)(skb->seq + skb->len - exp);
-        if (fresh <= 0)
-            continue;
-        const uint8_t *p = (const uint8_t *)skb->data + (skb->len - (uint32_t)fresh);
-        rcv->count += fresh;
-        rcv->offset += fresh;
-        exp += (uint32_t)fresh;
-        if (!st_rs_deliver(rs, from, p, (size_t)fresh))
-            return 0;
+        if (fresh > 0) {
+            const uint8_t *p = (const uint8_t *)skb->data + (skb->len - (uint32_t)fresh);
+            rcv->count += fresh;
+            rcv->offset += fresh;
+            exp += (uint32_t)fresh;
+            if (!st_rs_deliver(rs, from, p, (size_t)fresh))
+                return 0;
+        }
+        if (skb->fin && skb->seq + skb->len == exp)
+            queued_fin(snd, rcv, exp);
     }
     return 1;
 }

@@ -7,9 +7,10 @@
  * libnids receive buffers back and is told so (ops.idle); one silent
  * idle_timeout seconds is closed (ST_CLOSE_TIMEOUT).
  *
- * Entry points: st_rs_idle_append and st_rs_idle_unlink (a packet moves
- * its stream to the tail), st_rs_sweep_if_due (after each packet and
- * tick).
+ * Entry points: st_rs_idle_append and st_rs_idle_unlink (a stream joins
+ * and leaves the list), st_rs_idle_touch (a packet moves its stream to
+ * the tail, to be trimmed again when it falls silent), st_rs_sweep_if_due
+ * (after each packet and tick).
  *
  * Limits: a sweep runs at most once per second of packet time. The close
  * walk starts at the head, the trim walk at trim_from (every stream
@@ -52,6 +53,16 @@ void st_rs_idle_append(st_rs_stream *rs)
     st_rs.idle_tail = rs;
     if (!st_rs.trim_from)
         st_rs.trim_from = rs;
+}
+
+void st_rs_idle_touch(st_rs_stream *rs)
+{
+    if (rs != st_rs.idle_tail) {
+        st_rs_idle_unlink(rs);
+        st_rs_idle_append(rs);
+    } else if (!st_rs.trim_from) {
+        st_rs.trim_from = rs; /* all were trimmed, this one speaks again */
+    }
 }
 
 static void trim_half(struct half_stream *h)

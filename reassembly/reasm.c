@@ -288,10 +288,7 @@ static void after_packet(const tcp_key *k)
         struct tcp_stream *a = rs->tcp;
         a->server.ack_seq = a->client.first_data_seq + a->server.count + a->server.urg_count;
     }
-    if (rs != st_rs.idle_tail) {
-        st_rs_idle_unlink(rs);
-        st_rs_idle_append(rs);
-    }
+    st_rs_idle_touch(rs);
     st_rs_check_holes(rs);
 }
 

@@ -58,6 +58,7 @@ int st_rs_skip_holes(st_rs_stream *rs);
 /* idle.c: the idle list, buffer trimming, the idle timeout */
 void st_rs_idle_unlink(st_rs_stream *rs);
 void st_rs_idle_append(st_rs_stream *rs);
+void st_rs_idle_touch(st_rs_stream *rs);
 void st_rs_sweep_if_due(void);
 
 #endif

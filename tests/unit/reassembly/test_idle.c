@@ -11,9 +11,6 @@
  * ST_CLOSE_TIMEOUT, its queued bytes delivered first. Silence is counted
  * from a stream's own last packet, so streams age in the order they went
  * quiet, not the order they opened. Packet time never goes back.
- *
- * Tests under "known bugs" state what the layer should do and does not
- * yet; they run only with SMTPTAP_KNOWN_BUGS=1.
  */
 #include "harness.h"
 
@@ -177,8 +174,8 @@ static void test_idle_skips_both_directions(void **state)
 
 /* One idle() per silence: again only after the stream spoke and went
  * quiet again for 2 s. (A second stream opened after it, so that speaking
- * again moves it to the idle list's tail: see
- * test_known_idle_again_as_tail.) */
+ * again moves it to the idle list's tail; test_idle_again_as_tail has
+ * it alone.) */
 static void test_idle_once_per_silence(void **state)
 {
     st_reasm_config cfg = with_idle_timeout(100);
@@ -354,15 +351,11 @@ static void test_drop_in_idle_skip(void **state)
     assert_int_equal(counters().idle_closed, 1);
 }
 
-/* ---- known bugs (SMTPTAP_KNOWN_BUGS=1) ------------------------------------------ */
-
-/* After the idle sweep has trimmed every stream, trim_from is NULL ("all
- * trimmed"). A packet on the stream at the idle list's tail does not move
- * it (after_packet() relinks only streams that are not the tail), so
- * trim_from is never set again: when that stream falls silent once more it
- * gets no idle() and a new hole in it is not skipped, until the idle
- * timeout or the end. A single long session with pauses is enough. */
-static void test_known_idle_again_as_tail(void **state)
+/* A single long session with pauses: after the sweep has trimmed every
+ * stream, the one at the idle list's tail speaks again; when it falls
+ * silent once more it gets idle() again and its new hole is skipped (it
+ * was not, while a packet on the tail never re-armed the trim walk). */
+static void test_idle_again_as_tail(void **state)
 {
     st_reasm_config cfg = with_idle_timeout(100);
     start(&cfg);
@@ -400,13 +393,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tick_never_back, stop),
         cmocka_unit_test_teardown(test_timeout_frees_libnids_streams, stop),
         cmocka_unit_test_teardown(test_drop_in_idle_skip, stop),
+        cmocka_unit_test_teardown(test_idle_again_as_tail, stop),
     };
-    const struct CMUnitTest known[] = {
-        cmocka_unit_test_teardown(test_known_idle_again_as_tail, stop),
-    };
-    int failed = cmocka_run_group_tests_name("reassembly_idle", tests, NULL, NULL);
-    const char *kb = getenv("SMTPTAP_KNOWN_BUGS");
-    if (kb && strcmp(kb, "1") == 0)
-        failed += cmocka_run_group_tests_name("reassembly_idle_known_bugs", known, NULL, NULL);
-    return failed;
+    return cmocka_run_group_tests_name("reassembly_idle", tests, NULL, NULL);
 }
