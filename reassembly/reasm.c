@@ -136,7 +136,7 @@ static void on_established(struct tcp_stream *a)
     rs->tuple = a->addr;
     rs->user = user;
     rs->last_sec = st_rs.hdr.ts.tv_sec;
-    rs->st[ST_FROM_CLIENT].packets = 1; /* the SYN; the final ACK is counted on return */
+    rs->st[ST_FROM_CLIENT].packets = 2; /* the SYN, and the ACK that completes the handshake */
     rs->st[ST_FROM_SERVER].packets = 1; /* the SYN-ACK */
     if (a == synthesized) {
         rs->one_sided = 1;
@@ -281,7 +281,6 @@ static void after_packet(const tcp_key *k)
     st_rs_stream *rs = stream_of_packet(k, &from);
     if (!rs)
         return;
-    rs->st[from].packets++;
     rs->last_sec = st_rs.hdr.ts.tv_sec;
     if (rs->one_sided) {
         /* No server ACK will ever move libnids' window: acknowledge for it. */
@@ -347,7 +346,12 @@ static void before_packet(const tcp_key *k)
         before_syn(a);
     else if (from == ST_FROM_CLIENT && syn_ack_rst == TH_ACK)
         fake_synack(a, k);
-    if (a->user && k->carries)
+    if (!a->user)
+        return; /* in the handshake: on_established counts it */
+    /* Counted before libnids sees it: the packet that closes a stream (the
+     * last ACK, a RST) frees it inside libnids, record written. */
+    ((st_rs_stream *)a->user)->st[from].packets++;
+    if (k->carries)
         open_window(a, from);
 }
 

@@ -83,8 +83,8 @@ static void test_hole_acked(void **state)
     assert_bytes(s, C, 0, 0, 10);
     assert_bytes(s, C, 10, 20, 17);
     assert_whole(s, S, 13);
-    /* client: SYN, ACK, 3 data, FIN (the last ACK is not counted) */
-    assert_stats(s, C, 27, 6, 10);
+    /* client: SYN, ACK, 3 data, FIN, last ACK */
+    assert_stats(s, C, 27, 7, 10);
     assert_stats(s, S, 13, 6, 0);
     st_reasm_counters k = counters();
     assert_int_equal(k.holes, 1);
@@ -221,7 +221,7 @@ static void test_swapped(void **state)
                "close 0 fin\n");
     assert_whole(&M.s[0], C, 30);
     assert_whole(&M.s[0], S, 12);
-    assert_stats(&M.s[0], C, 30, 6, 0);
+    assert_stats(&M.s[0], C, 30, 7, 0);
     assert_int_equal(counters().holes, 0);
 }
 

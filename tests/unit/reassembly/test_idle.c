@@ -144,7 +144,7 @@ static void test_idle_skips_hole(void **state)
     assert_int_equal(M.s[0].len[C], 26);
     assert_bytes(&M.s[0], C, 20, 30, 6);
     assert_whole(&M.s[0], S, 12);
-    assert_stats(&M.s[0], C, 26, 6, 10);
+    assert_stats(&M.s[0], C, 26, 7, 10);
     st_reasm_counters k = counters();
     assert_int_equal(k.holes, 1);
     assert_int_equal(k.trimmed, 1);
