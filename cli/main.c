@@ -85,8 +85,12 @@ static void usage(FILE *f)
                "  --maildir DIR            the same, then every message delivered into DIR/new\n"
                "                           until Ctrl-C/SIGTERM (the Maildir is only read)\n"
                "  -o DIR                   output directory (same as --output-dir)\n"
-               "  -c, --config FILE        read options from FILE (key = value lines)\n"
+               "  -c, --config FILE        read options from FILE (INI: [smtp], [output],\n"
+               "                           [capture], [limits]; or key = value lines);\n"
+               "                           the command line wins over it, in any order\n"
                "  --set KEY=VALUE          set any option by its config-file name\n"
+               "  -O PLUGIN:KEY=VALUE      stoQ's form, e.g. -O smtp:omit_body=True\n"
+               "  --plugin-opts P:K=V...   the same, every word up to the next option\n"
                "  -q, --quiet              no summary on stderr\n"
                "  -h, --help               this help\n"
                "  -V, --version            version\n"
@@ -168,6 +172,40 @@ static int set_pair(smtptap_config *c, const char *v)
     return set_opt(c, key, eq + 1);
 }
 
+/* stoQ's plugin options: SECTION:KEY=VALUE (-O, --plugin-opts). */
+static int set_plugin_opt(smtptap_config *c, const char *v)
+{
+    const char *colon = strchr(v, ':'), *eq = colon ? strchr(colon, '=') : NULL;
+    char sec[64], key[128], err[512];
+    if (!eq || colon == v || (size_t)(colon - v) >= sizeof sec ||
+        (size_t)(eq - colon - 1) >= sizeof key) {
+        fprintf(stderr, "smtptap: expected PLUGIN:KEY=VALUE (e.g. smtp:omit_body=true), not '%s'\n",
+                v);
+        return -1;
+    }
+    snprintf(sec, sizeof sec, "%.*s", (int)(colon - v), v);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - colon - 1), colon + 1);
+    if (smtptap_config_set_in(c, sec, key, eq + 1, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "smtptap: %s\n", err);
+    return -1;
+}
+
+/* --plugin-opts takes every word up to the next option, as stoQ does. */
+static int plugin_opts(int argc, char **argv, int *i, smtptap_config *c)
+{
+    const char *v = NULL;
+    if (take_value(argc, argv, i, &v))
+        return -1;
+    do {
+        if (set_plugin_opt(c, v) != 0)
+            return -1;
+        v = *i + 1 < argc && argv[*i + 1][0] != '-' && strchr(argv[*i + 1], ':') ? argv[++*i]
+                                                                                 : NULL;
+    } while (v);
+    return 0;
+}
+
 static int load_config(smtptap_config *c, const char *path)
 {
     char err[512];
@@ -223,6 +261,10 @@ static int valued_option(int argc, char **argv, int *i, smtptap_config *c, cli_a
         return take_value(argc, argv, i, &v) || load_config(c, v) ? -1 : 0;
     if (!strcmp(s, "--set"))
         return take_value(argc, argv, i, &v) || set_pair(c, v) ? -1 : 0;
+    if (!strcmp(s, "-O"))
+        return take_value(argc, argv, i, &v) || set_plugin_opt(c, v) ? -1 : 0;
+    if (!strcmp(s, "--plugin-opts"))
+        return plugin_opts(argc, argv, i, c);
     return 1;
 }
 

@@ -1,9 +1,23 @@
 /*
  * config.c - option table, parsing and the config file.
  *
+ * One table serves the config file, the command line and the C API. Each
+ * option remembers where its value came from, and a value is replaced
+ * only by one from the same or a stronger source: a call
+ * (smtptap_config_set, smtptap_config_set_in: the command line is made of
+ * such calls) beats a config file, which beats the default, whatever the
+ * order they come in.
+ *
+ * The config file is INI as stoQ writes it: [smtp] holds the stoQ plugin's
+ * options, [output], [capture] and [limits] the rest (docs/smtptap.conf
+ * lists them all). A key in [S] names option KEY, or S_KEY when there is
+ * no option KEY ([yara] rules = ... is yara_rules). Lines before any
+ * section are plain key = value. '#' and ';' start a comment at the start
+ * of a line or after a blank.
+ *
  * How it fails: an unknown key, a malformed value or an unreadable file
  * gives -1 and a message naming the key (and file:line); the config is
- * left as it was for that key.
+ * left as it was for that key, and a file stops at its first bad line.
  */
 #include "core/config.h"
 
@@ -20,6 +34,7 @@ typedef enum { OPT_BOOL, OPT_INT, OPT_STR } opt_type;
 
 typedef struct {
     const char *name;
+    const char *section; /* of the config file: [output], [smtp], [capture], [limits] */
     opt_type type;
     size_t off;
     const char *def;
@@ -30,57 +45,61 @@ typedef struct {
 #define O(f) offsetof(struct smtptap_config, f)
 
 static const opt options[] = {
-    {"output_dir", OPT_STR, O(output_dir), "smtptap-out", 0, 0,
+    {"output_dir", "output", OPT_STR, O(output_dir), "smtptap-out", 0, 0,
      "directory for sessions.jsonl, messages/ and files/"},
-    {"store_messages", OPT_BOOL, O(store_messages), "true", 0, 1,
+    {"store_messages", "output", OPT_BOOL, O(store_messages), "true", 0, 1,
      "write each message as messages/<aa>/<sha256>.eml"},
-    {"message_store_max", OPT_INT, O(message_store_max), "1073741824", 0, LONG_MAX,
+    {"message_store_max", "output", OPT_INT, O(message_store_max), "1073741824", 0, LONG_MAX,
      "largest message stored, in bytes (larger ones are hashed only)"},
-    {"attachment_store_max", OPT_INT, O(attachment_store_max), "67108864", 0, LONG_MAX,
+    {"attachment_store_max", "output", OPT_INT, O(attachment_store_max), "67108864", 0, LONG_MAX,
      "largest attachment stored in files/, in bytes (larger ones are hashed only)"},
-    {"body_max", OPT_INT, O(body_max), "1048576", 0, 1 << 30,
+    {"body_max", "limits", OPT_INT, O(body_max), "1048576", 0, 1 << 30,
      "bytes of body and body_html kept in the record (the rest is cut)"},
-    {"mime_header_bytes", OPT_INT, O(mime_header_bytes), "65536", 1024, 1 << 24,
+    {"mime_header_bytes", "limits", OPT_INT, O(mime_header_bytes), "65536", 1024, 1 << 24,
      "bytes of one MIME header block kept (like Zeek's MIME::max_header_bytes)"},
-    {"mime_max_headers", OPT_INT, O(mime_max_headers), "1000", 1, 1000000,
+    {"mime_max_headers", "limits", OPT_INT, O(mime_max_headers), "1000", 1, 1000000,
      "header fields reported per MIME entity"},
-    {"mime_max_depth", OPT_INT, O(mime_max_depth), "100", 1, 10000,
+    {"mime_max_depth", "limits", OPT_INT, O(mime_max_depth), "100", 1, 10000,
      "deepest MIME nesting parsed (deeper containers are one opaque part)"},
-    {"mime_max_parts", OPT_INT, O(mime_max_parts), "10000", 1, 10000000,
+    {"mime_max_parts", "limits", OPT_INT, O(mime_max_parts), "10000", 1, 10000000,
      "MIME entities per message (the rest stays in the last part)"},
-    {"max_attachments", OPT_INT, O(max_attachments), "1000", 1, 10000000,
+    {"max_attachments", "limits", OPT_INT, O(max_attachments), "1000", 1, 10000000,
      "attachments listed per message (the rest are counted)"},
-    {"omit_body", OPT_BOOL, O(omit_body), "false", 0, 1,
+    {"omit_body", "smtp", OPT_BOOL, O(omit_body), "false", 0, 1,
      "stoQ: leave body and body_html out of the record"},
-    {"always_dispatch", OPT_STR, O(always_dispatch), "hash", 0, 0,
+    {"always_dispatch", "smtp", OPT_STR, O(always_dispatch), "hash", 0, 0,
      "stoQ: analyzers run on every attachment, comma-separated (built in: hash)"},
-    {"archive_attachments", OPT_BOOL, O(archive_attachments), "true", 0, 1,
+    {"archive_attachments", "smtp", OPT_BOOL, O(archive_attachments), "true", 0, 1,
      "stoQ: write attachments to files/<aa>/<sha256>"},
-    {"extract_iocs", OPT_BOOL, O(extract_iocs), "false", 0, 1,
+    {"extract_iocs", "smtp", OPT_BOOL, O(extract_iocs), "false", 0, 1,
      "stoQ: extract IOCs from ioc_keys headers and bodies (accepted, not yet done)"},
-    {"ioc_keys", OPT_STR, O(ioc_keys),
+    {"ioc_keys", "smtp", OPT_STR, O(ioc_keys),
      "received,x-orig-ip,x-originating-ip,x-remote-ip,x-sender-ip,body,body_html", 0, 0,
      "stoQ: where IOCs are looked for"},
-    {"live_filter", OPT_STR, O(live_filter), "tcp port 25 or tcp port 587 or tcp port 2525", 0, 0,
+    {"live_filter", "capture", OPT_STR, O(live_filter),
+     "tcp port 25 or tcp port 587 or tcp port 2525", 0, 0,
      "BPF filter for live capture when none is given"},
-    {"snaplen", OPT_INT, O(snaplen), "262144", 128, 262144, "live capture snap length"},
-    {"max_streams", OPT_INT, O(max_streams), "32768", 16, 1 << 24,
+    {"snaplen", "capture", OPT_INT, O(snaplen), "262144", 128, 262144, "live capture snap length"},
+    {"max_streams", "capture", OPT_INT, O(max_streams), "32768", 16, 1 << 24,
      "TCP streams followed at once (the oldest is evicted beyond)"},
-    {"idle_timeout", OPT_INT, O(idle_timeout), "300", 1, 86400,
+    {"idle_timeout", "capture", OPT_INT, O(idle_timeout), "300", 1, 86400,
      "seconds of packet time after which a silent session is closed"},
-    {"ooo_limit", OPT_INT, O(ooo_limit), "32768", 1024, 60000,
+    {"ooo_limit", "capture", OPT_INT, O(ooo_limit), "32768", 1024, 60000,
      "bytes queued behind a hole before the hole is skipped"},
-    {"max_line", OPT_INT, O(max_line), "4096", 512, 1 << 20,
+    {"max_line", "limits", OPT_INT, O(max_line), "4096", 512, 1 << 20,
      "longest SMTP command/reply line kept"},
-    {"max_pending", OPT_INT, O(max_pending), "1000", 1, 100000,
+    {"max_pending", "limits", OPT_INT, O(max_pending), "1000", 1, 100000,
      "pipelined commands waiting for replies"},
-    {"max_transactions", OPT_INT, O(max_transactions), "1000", 1, 1000000,
+    {"max_transactions", "limits", OPT_INT, O(max_transactions), "1000", 1, 1000000,
      "transactions kept per session record"},
-    {"max_rcpts", OPT_INT, O(max_rcpts), "1000", 1, 1000000, "recipients kept per transaction"},
-    {"max_anomalies", OPT_INT, O(max_anomalies), "100", 1, 100000, "anomalies kept per record"},
+    {"max_rcpts", "limits", OPT_INT, O(max_rcpts), "1000", 1, 1000000,
+     "recipients kept per transaction"},
+    {"max_anomalies", "limits", OPT_INT, O(max_anomalies), "100", 1, 100000,
+     "anomalies kept per record"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof *options)
+_Static_assert(N_OPTIONS <= sizeof((smtptap_config *)0)->src, "smtptap_config.src too small");
 
 static const opt *find(const char *key)
 {
@@ -95,6 +114,17 @@ static const opt *find(const char *key)
     return NULL;
 }
 
+/* KEY in [section]: the option KEY, else section_KEY. */
+static const opt *find_in(const char *section, const char *key)
+{
+    char k[128];
+    const opt *o = find(key);
+    if (o || !section || !*section)
+        return o;
+    snprintf(k, sizeof k, "%s_%s", section, key);
+    return find(k);
+}
+
 static int parse_bool(const char *v, int *out)
 {
     static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
@@ -107,7 +137,7 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
-static int set_opt(smtptap_config *c, const opt *o, const char *v, char *err, size_t errlen)
+static int set_value(smtptap_config *c, const opt *o, const char *v, char *err, size_t errlen)
 {
     char *field = (char *)c + o->off;
     if (o->type == OPT_BOOL) {
@@ -138,6 +168,19 @@ static int set_opt(smtptap_config *c, const opt *o, const char *v, char *err, si
     return 0;
 }
 
+/* A value from src, unless a stronger source set this option already. */
+static int set_opt(smtptap_config *c, const opt *o, const char *v, st_config_src src, char *err,
+                   size_t errlen)
+{
+    unsigned char *have = &c->src[o - options];
+    if (*have > src)
+        return 0;
+    if (set_value(c, o, v, err, errlen) != 0)
+        return -1;
+    *have = (unsigned char)src;
+    return 0;
+}
+
 smtptap_config *smtptap_config_new(void)
 {
     smtptap_config *c = calloc(1, sizeof *c);
@@ -145,7 +188,7 @@ smtptap_config *smtptap_config_new(void)
     if (!c)
         return NULL;
     for (size_t i = 0; i < N_OPTIONS; i++)
-        if (set_opt(c, &options[i], options[i].def, err, sizeof err) != 0) {
+        if (set_opt(c, &options[i], options[i].def, ST_SRC_DEFAULT, err, sizeof err) != 0) {
             smtptap_config_free(c);
             return NULL;
         }
@@ -162,15 +205,31 @@ void smtptap_config_free(smtptap_config *c)
     free(c);
 }
 
-int smtptap_config_set(smtptap_config *c, const char *key, const char *value, char *err,
-                       size_t errlen)
+static int set_from(smtptap_config *c, const char *section, const char *key, const char *value,
+                    st_config_src src, char *err, size_t errlen)
 {
-    const opt *o = find(key);
+    const opt *o = find_in(section, key);
+    if (!o && section && *section) {
+        snprintf(err, errlen, "unknown option '%s' in [%s]", key, section);
+        return -1;
+    }
     if (!o) {
         snprintf(err, errlen, "unknown option '%s'", key);
         return -1;
     }
-    return set_opt(c, o, value, err, errlen);
+    return set_opt(c, o, value, src, err, errlen);
+}
+
+int smtptap_config_set(smtptap_config *c, const char *key, const char *value, char *err,
+                       size_t errlen)
+{
+    return set_from(c, NULL, key, value, ST_SRC_CALL, err, errlen);
+}
+
+int smtptap_config_set_in(smtptap_config *c, const char *section, const char *key,
+                          const char *value, char *err, size_t errlen)
+{
+    return set_from(c, section, key, value, ST_SRC_CALL, err, errlen);
 }
 
 const char *smtptap_config_get(const smtptap_config *c, const char *key)
@@ -208,6 +267,44 @@ static char *trim(char *s)
     return s;
 }
 
+/* A comment starts with '#' or ';' at the start or after a blank. */
+static void cut_comment(char *s)
+{
+    for (char *p = s; *p; p++) {
+        if ((*p == '#' || *p == ';') && (p == s || isspace((unsigned char)p[-1]))) {
+            *p = 0;
+            return;
+        }
+    }
+}
+
+/* One line; section is the current [section] (updated here). */
+static int load_line(smtptap_config *c, char *s, char *section, size_t seclen, char *why,
+                     size_t whylen)
+{
+    cut_comment(s);
+    s = trim(s);
+    if (!*s)
+        return 0;
+    if (*s == '[') {
+        char *end = strchr(s, ']');
+        if (!end || end[1] || end - s - 1 >= (long)seclen) {
+            snprintf(why, whylen, "expected [section]");
+            return -1;
+        }
+        *end = 0;
+        snprintf(section, seclen, "%s", trim(s + 1));
+        return 0;
+    }
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        snprintf(why, whylen, "expected key = value");
+        return -1;
+    }
+    *eq = 0;
+    return set_from(c, section, trim(s), trim(eq + 1), ST_SRC_FILE, why, whylen);
+}
+
 int smtptap_config_load(smtptap_config *c, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -215,24 +312,14 @@ int smtptap_config_load(smtptap_config *c, const char *path, char *err, size_t e
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    char line[4096], why[256];
+    char line[4096], why[256], section[64] = "";
     int n = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         n++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = 0;
-        char *s = trim(line);
-        if (!*s)
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            snprintf(err, errlen, "%s:%d: expected key = value", path, n);
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, n, sizeof line - 2);
             rc = -1;
-            break;
-        }
-        *eq = 0;
-        if (smtptap_config_set(c, trim(s), trim(eq + 1), why, sizeof why) != 0) {
+        } else if (load_line(c, line, section, sizeof section, why, sizeof why) != 0) {
             snprintf(err, errlen, "%s:%d: %s", path, n, why);
             rc = -1;
         }
@@ -247,7 +334,7 @@ smtptap_config *st_config_dup(const smtptap_config *src)
     char err[256];
     for (size_t i = 0; c && i < N_OPTIONS; i++) {
         const char *v = smtptap_config_get(src, options[i].name);
-        if (set_opt(c, &options[i], v, err, sizeof err) != 0) {
+        if (set_opt(c, &options[i], v, src->src[i], err, sizeof err) != 0) {
             smtptap_config_free(c);
             c = NULL;
         }

@@ -42,7 +42,13 @@ struct smtptap_config {
     long max_anomalies;
     /* scratch for smtptap_config_get */
     char getbuf[64];
+    /* where each option's value came from (st_config_src), in table order */
+    unsigned char src[64];
 };
+
+/* Sources of a value, weakest first: a stronger one is never replaced by
+ * a weaker one that comes later. */
+typedef enum { ST_SRC_DEFAULT = 0, ST_SRC_FILE, ST_SRC_CALL } st_config_src;
 
 /* A deep copy, so the caller may free or change its own afterwards. */
 smtptap_config *st_config_dup(const smtptap_config *c);

@@ -51,6 +51,8 @@ typedef struct st_core_msg {
 /* From the options: the extraction config and the two kinds, the
  * analyzers set up. -1 with err (an unknown analyzer, a failed set-up). */
 int st_core_message_setup(st_core *core, char *err, size_t errlen);
+/* The stores, once open, behind the two kinds. */
+void st_core_message_stores(st_core *core);
 void st_core_message_teardown(st_core *core);
 
 void st_core_msg_begin(st_core *core, st_core_msg *m);

@@ -34,12 +34,23 @@ int st_core_message_setup(st_core *c, char *err, size_t errlen)
     x->mime.max_depth = (unsigned)o->mime_max_depth;
     x->mime.max_parts = (size_t)o->mime_max_parts;
     uint64_t msg_max = o->store_messages ? (uint64_t)o->message_store_max : 0;
-    if (st_file_kind_init(&c->msg_kind, c->messages, msg_max, "", err, errlen) != 0 ||
-        st_file_kind_init(&c->attach_kind, c->files, (uint64_t)o->attachment_store_max,
+    /* the stores are opened later (st_core_message_stores): a bad option
+     * fails before anything is created or truncated */
+    if (st_file_kind_init(&c->msg_kind, NULL, msg_max, "", err, errlen) != 0 ||
+        st_file_kind_init(&c->attach_kind, NULL, (uint64_t)o->attachment_store_max,
                           o->always_dispatch, err, errlen) != 0)
         return -1;
-    return st_analyzer_setup(c->attach_kind.chain, c->attach_kind.nchain, option, c->cfg, err,
-                             errlen);
+    if (st_analyzer_setup(c->attach_kind.chain, c->attach_kind.nchain, option, c->cfg, err,
+                          errlen) == 0)
+        return 0;
+    c->attach_kind.nchain = 0; /* torn down already: nothing for teardown */
+    return -1;
+}
+
+void st_core_message_stores(st_core *c)
+{
+    c->msg_kind.store = c->messages;
+    c->attach_kind.store = c->files;
 }
 
 void st_core_message_teardown(st_core *c)

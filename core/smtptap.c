@@ -116,10 +116,11 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
     c->record_limits.max_transactions = (size_t)c->cfg->max_transactions;
     c->record_limits.max_rcpts = (size_t)c->cfg->max_rcpts;
     c->record_limits.max_anomalies = (size_t)c->cfg->max_anomalies;
-    if (open_outputs(t, err, errlen) != 0 || st_core_message_setup(c, err, errlen) != 0) {
+    if (st_core_message_setup(c, err, errlen) != 0 || open_outputs(t, err, errlen) != 0) {
         free_core(t);
         return NULL;
     }
+    st_core_message_stores(c);
     st_reasm_config rc;
     st_reasm_config_default(&rc);
     rc.max_streams = (int)c->cfg->max_streams;

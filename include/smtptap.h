@@ -70,12 +70,23 @@ typedef struct smtptap smtptap;
 smtptap_config *smtptap_config_new(void);
 void smtptap_config_free(smtptap_config *c);
 
-/* Set one option. Booleans take true/false/yes/no/1/0/on/off; lists are
- * comma-separated. Dashes in key are read as underscores. */
+/* Set one option. Booleans take true/false/yes/no/1/0/on/off (any case,
+ * so stoQ's True/False too); lists are comma-separated. Dashes in key are
+ * read as underscores. Precedence: a value set by a call is never
+ * replaced by a config file loaded later (call > file > default). */
 int smtptap_config_set(smtptap_config *c, const char *key, const char *value, char *err,
                        size_t errlen);
 
-/* Read "key = value" lines ('#' starts a comment). */
+/* The same as a config file's "[section] key = value" line, e.g. stoQ's
+ * "smtp:omit_body=true" is ("smtp", "omit_body", "true"): key names an
+ * option, or section_key does. */
+int smtptap_config_set_in(smtptap_config *c, const char *section, const char *key,
+                          const char *value, char *err, size_t errlen);
+
+/* Read a config file: INI as stoQ writes it ([smtp] for the stoQ options,
+ * [output], [capture], [limits]; lines before any section are plain
+ * "key = value"); '#' and ';' start comments. Values already set by a
+ * call are kept. Stops at the first bad line, naming file:line. */
 int smtptap_config_load(smtptap_config *c, const char *path, char *err, size_t errlen);
 
 /* The current value of an option as text, NULL if there is no such option. */
