@@ -47,6 +47,8 @@ typedef struct {
 static const opt options[] = {
     {"output_dir", "output", OPT_STR, O(output_dir), "smtptap-out", 0, 0,
      "directory for sessions.jsonl, messages/ and files/"},
+    {"sinks", "output", OPT_STR, O(sinks), "file", 0, 0,
+     "where records go: file (OUT/sessions.jsonl), or \"\" for none (a C API callback only)"},
     {"store_messages", "output", OPT_BOOL, O(store_messages), "true", 0, 1,
      "write each message as messages/<aa>/<sha256>.eml"},
     {"message_store_max", "output", OPT_INT, O(message_store_max), "1073741824", 0, LONG_MAX,

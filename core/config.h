@@ -12,6 +12,7 @@
 struct smtptap_config {
     /* output */
     char *output_dir;
+    char *sinks;
     int store_messages;
     long message_store_max;    /* bytes of one message stored; larger: hashed, not stored */
     long attachment_store_max; /* bytes of one attachment stored; larger: hashed, not stored */

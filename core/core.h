@@ -17,17 +17,22 @@
 
 typedef struct st_core {
     smtptap_config *cfg;
-    st_store *messages;        /* with a cap of 0 when store_messages is off */
-    st_store *files;           /* attachments; NULL when archive_attachments is off */
-    st_extract_config extract; /* the same extraction for SMTP and message files */
-    st_file_kind msg_kind;     /* messages: OUT/messages/, sha256 only */
-    st_file_kind attach_kind;  /* attachments: OUT/files/, the always_dispatch chain */
-    struct st_sink *sink;      /* the records: OUT/sessions.jsonl (output/sink.h) */
-    int flush_each;            /* live capture: every record reaches the disk at once */
+    st_store *messages;          /* with a cap of 0 when store_messages is off */
+    st_store *files;             /* attachments; NULL when archive_attachments is off */
+    st_extract_config extract;   /* the same extraction for SMTP and message files */
+    st_file_kind msg_kind;       /* messages: OUT/messages/, sha256 only */
+    st_file_kind attach_kind;    /* attachments: OUT/files/, the always_dispatch chain */
+    struct st_sink *sink;        /* the records: OUT/sessions.jsonl (output/sink.h) */
+    int flush_each;              /* live capture: every record reaches the disk at once */
+    smtptap_record_fn record_fn; /* the embedding program's callback; NULL: none */
+    void *record_arg;
     st_smtp_limits smtp_limits;
     st_record_limits record_limits;
     smtptap_stats stats;
 } st_core;
+
+/* A record to the embedding program's callback (core/record_api.c). */
+void st_record_deliver(smtptap_record_fn fn, void *arg, const char *json, size_t len);
 
 /* The reassembly consumer: one st_session per TCP stream. */
 extern const st_reasm_ops st_session_ops;
@@ -76,6 +81,10 @@ void st_core_msg_idle(st_core_msg *m);
  * still gets its record). */
 int st_msgfile_read(st_core *core, int dirfd, const char *name, const char *shown,
                     const char *source, int gone_ok, char *err, size_t errlen);
+
+/* One message from memory, as st_msgfile_read with "source": "memory". */
+int st_msgmem_read(st_core *core, const char *name, const void *data, size_t len,
+                   const struct timeval *ts, char *err, size_t errlen);
 
 /* DIR/new of a Maildir (capture/maildir.c), each message read as by
  * st_msgfile_read: every message in it once, then, with follow, every

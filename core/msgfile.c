@@ -9,6 +9,9 @@
  * stamps from its mtime, so the same file gives the same record run after
  * run.
  *
+ * A message from memory (smtptap_feed_message) takes the same way, with
+ * "source": "memory" and the caller's time stamp.
+ *
  * How it fails: a file that cannot be opened, or is not a regular file,
  * gives -1 and a message naming it, and no record. A read error part-way
  * gives -1 too, but the record of what was read is still written
@@ -27,11 +30,10 @@ static void to_message(void *ctx, const uint8_t *d, size_t n)
     st_core_msg_data(ctx, d, n);
 }
 
-static char *record(st_core *c, st_core_msg *m, const struct stat *st, const char *shown,
+static char *record(st_core *c, st_core_msg *m, const struct timeval *mtime, const char *shown,
                     const char *source, int read_errno)
 {
-    struct timeval mtime = {st->st_mtim.tv_sec, st->st_mtim.tv_nsec / 1000};
-    st_record *r = st_record_new_file(&c->record_limits, source, shown, &mtime);
+    st_record *r = st_record_new_file(&c->record_limits, source, shown, mtime);
     char sha256[65];
     json_t *j = st_core_msg_end(c, m, read_errno == 0, sha256);
     c->stats.transactions++;
@@ -65,12 +67,32 @@ int st_msgfile_read(st_core *c, int dirfd, const char *name, const char *shown, 
     int read_errno = st_msgfile_pump(fd, &st, to_message, &m, &missing);
     close(fd);
     st_core_msg_gap(&m, missing);
-    st_core_emit_text(c, record(c, &m, &st, shown, source, read_errno));
+    struct timeval mtime = {st.st_mtim.tv_sec, st.st_mtim.tv_nsec / 1000};
+    st_core_emit_text(c, record(c, &m, &mtime, shown, source, read_errno));
     if (read_errno) {
         snprintf(err, errlen, "%s: %s", shown, strerror(read_errno));
         return -1;
     }
     return 1;
+}
+
+int st_msgmem_read(st_core *c, const char *name, const void *data, size_t len,
+                   const struct timeval *ts, char *err, size_t errlen)
+{
+    st_core_msg m;
+    st_core_msg_begin(c, &m);
+    if (!m.eml) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    st_core_msg_data(&m, data, len);
+    uint64_t before = c->stats.output_errors;
+    st_core_emit_text(c, record(c, &m, ts, name, "memory", 0));
+    if (c->stats.output_errors != before) {
+        snprintf(err, errlen, "%s: the record could not be written", name);
+        return -1;
+    }
+    return 0;
 }
 
 static int maildir_file(void *ctx, int dirfd, const char *name, const char *shown, char *err,

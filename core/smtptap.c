@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include "capture/l2.h"
 #include "capture/source.h"
 #include "core/core.h"
 #include "output/sink.h"
@@ -46,6 +47,8 @@ static void given_up(st_core *c, size_t n)
 
 void st_core_emit_text(st_core *c, char *line)
 {
+    if (line && c->record_fn)
+        st_record_deliver(c->record_fn, c->record_arg, line, strlen(line));
     size_t n = line ? st_sink_write(c->sink, line, strlen(line)) : 1;
     if (n == 0) {
         c->stats.sessions++;
@@ -74,6 +77,23 @@ static void raise_fd_limit(void)
     }
 }
 
+/* The sinks option: one name the table knows, or none; checked before
+ * anything is created. */
+static int sink_name(const char *list, char *name, size_t cap, char *err, size_t errlen)
+{
+    size_t lead = strspn(list, " \t"), n = strcspn(list + lead, " \t,");
+    if (list[lead + n + strspn(list + lead + n, " \t")] != 0 || n >= cap) {
+        snprintf(err, errlen, "sinks: one output at a time for now, not '%s'", list);
+        return -1;
+    }
+    snprintf(name, cap, "%.*s", (int)n, list + lead);
+    if (n && !st_sink_find(name)) {
+        snprintf(err, errlen, "sinks: no output '%s' (there is: file)", name);
+        return -1;
+    }
+    return 0;
+}
+
 static int open_outputs(smtptap *t, char *err, size_t errlen)
 {
     st_core *c = &t->core;
@@ -84,9 +104,20 @@ static int open_outputs(smtptap *t, char *err, size_t errlen)
     if (c->cfg->archive_attachments &&
         !(c->files = st_store_open(c->cfg->output_dir, "files", "", err, errlen)))
         return -1;
+    char name[32];
+    if (sink_name(c->cfg->sinks, name, sizeof name, err, errlen) != 0)
+        return -1;
+    if (!*name)
+        return 0; /* records to a callback only */
     st_sink_options so = {.output_dir = c->cfg->output_dir};
-    c->sink = st_sink_open("file", &so, err, errlen);
+    c->sink = st_sink_open(name, &so, err, errlen);
     return c->sink ? 0 : -1;
+}
+
+void smtptap_on_record(smtptap *t, smtptap_record_fn fn, void *arg)
+{
+    t->core.record_fn = fn;
+    t->core.record_arg = arg;
 }
 
 static void free_core(smtptap *t)
@@ -116,7 +147,9 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
     c->record_limits.max_transactions = (size_t)c->cfg->max_transactions;
     c->record_limits.max_rcpts = (size_t)c->cfg->max_rcpts;
     c->record_limits.max_anomalies = (size_t)c->cfg->max_anomalies;
-    if (st_core_message_setup(c, err, errlen) != 0 || open_outputs(t, err, errlen) != 0) {
+    char name[32];
+    if (sink_name(c->cfg->sinks, name, sizeof name, err, errlen) != 0 ||
+        st_core_message_setup(c, err, errlen) != 0 || open_outputs(t, err, errlen) != 0) {
         free_core(t);
         return NULL;
     }
@@ -192,6 +225,27 @@ int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, si
     c->flush_each = 1;
     st_source *src = st_source_open_live(ifname, (int)c->cfg->snaplen, 1, 100, err, errlen);
     return with_source(t, src, bpf ? bpf : c->cfg->live_filter, err, errlen);
+}
+
+int smtptap_feed_packet(smtptap *t, const struct timeval *ts, int linktype, const void *data,
+                        size_t caplen, size_t len)
+{
+    st_packet pkt = {*ts, data, (uint32_t)caplen, (uint32_t)len};
+    if (!st_l2_linktype_supported(linktype))
+        return -1;
+    st_reasm_packet(&pkt, linktype);
+    return 0;
+}
+
+int smtptap_feed_message(smtptap *t, const char *name, const void *data, size_t len,
+                         const struct timeval *ts, char *err, size_t errlen)
+{
+    struct timeval now;
+    if (!ts) {
+        gettimeofday(&now, NULL);
+        ts = &now;
+    }
+    return st_msgmem_read(&t->core, name, data, len, ts, err, errlen);
 }
 
 int smtptap_read_eml(smtptap *t, const char *path, char *err, size_t errlen)

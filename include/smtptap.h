@@ -59,6 +59,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -127,6 +128,37 @@ int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, si
 
 /* Ask a running read, sniff or Maildir watch to return. Async-signal-safe. */
 void smtptap_stop(smtptap *t);
+
+/* Feed one packet, as a capture would: its time stamp, its link type (a
+ * pcap DLT_ value: DLT_EN10MB, DLT_RAW, DLT_LINUX_SLL, ...), caplen bytes
+ * captured of len on the wire. Packets of one smtptap are one capture:
+ * give them in time order. -1 when the link type is not one smtptap
+ * decodes (the packet is counted, not followed). */
+int smtptap_feed_packet(smtptap *t, const struct timeval *ts, int linktype, const void *data,
+                        size_t caplen, size_t len);
+
+/* One message from memory (RFC 5322 bytes), with the record of a message
+ * file: "source": "memory", "file": name, ts the time stamps (NULL: now).
+ * -1 with err when the record could not be written. */
+int smtptap_feed_message(smtptap *t, const char *name, const void *data, size_t len,
+                         const struct timeval *ts, char *err, size_t errlen);
+
+/* Records to the embedding program: fn is called with every record as
+ * it is written (also to the record file, unless the sinks option is
+ * ""). The record lives during the call only. NULL fn: none. */
+typedef struct smtptap_record smtptap_record;
+typedef void (*smtptap_record_fn)(void *arg, const smtptap_record *r);
+void smtptap_on_record(smtptap *t, smtptap_record_fn fn, void *arg);
+
+/* The record as one line of JSON text (docs/record.md), len bytes. */
+const char *smtptap_record_json(const smtptap_record *r, size_t *len);
+/* A field by path, dot-separated keys and indexes ("uid",
+ * "transactions.0.message.subject"), as text: strings as they are,
+ * numbers and booleans formatted; NULL for null, absent, objects and
+ * arrays. Valid during the callback. */
+const char *smtptap_record_get(const smtptap_record *r, const char *path);
+/* Elements of an array field, -1 when it is not an array. */
+long smtptap_record_count(const smtptap_record *r, const char *path);
 
 typedef struct smtptap_stats {
     uint64_t packets, bytes;  /* read from sources */

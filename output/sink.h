@@ -119,16 +119,17 @@ static inline size_t st_sink_note(st_sink *k, size_t given_up)
 }
 
 /* 0 when line was taken whole; otherwise the lines given up, this one
- * included (see st_sink_ops.write). */
+ * included (see st_sink_ops.write). k NULL (no sink: records go to a
+ * callback only) takes everything. */
 static inline size_t st_sink_write(st_sink *k, const char *line, size_t len)
 {
-    return st_sink_note(k, k->ops->write(k->state, line, len));
+    return k ? st_sink_note(k, k->ops->write(k->state, line, len)) : 0;
 }
 
 /* Lines given up because they could not be delivered; 0 normally. */
 static inline size_t st_sink_flush(st_sink *k)
 {
-    return st_sink_note(k, k->ops->flush(k->state));
+    return k ? st_sink_note(k, k->ops->flush(k->state)) : 0;
 }
 
 /* Flush, then reopen; *given_up (if not NULL) receives what the flush
