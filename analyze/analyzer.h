@@ -55,7 +55,10 @@ typedef struct st_analyzer {
     void (*data)(void *state, const uint8_t *d, size_t n);
     void (*end)(void *state, const st_file_result *r);
     void (*whole)(void *state, int fd, const st_file_result *r);
-    void (*report)(void *state, const st_file_result *r, json_t *entry);
+    /* entry holds the object's description already (content_type,
+     * filename, mime_path: docs/record.md); anomalies is the message's
+     * list to append to, with st_analyzer_anomaly. */
+    void (*report)(void *state, const st_file_result *r, json_t *entry, json_t *anomalies);
     void (*free)(void *state);
 } st_analyzer;
 
@@ -69,6 +72,10 @@ void st_analyzer_each(void (*fn)(void *arg, const st_analyzer *a), void *arg);
  * chain; -1 with err naming the unknown or repeated name. */
 int st_analyzer_chain(const char *list, const st_analyzer **chain, size_t *n, char *err,
                       size_t errlen);
+
+/* An anomaly about the object of entry (its mime_path is taken from it). */
+void st_analyzer_anomaly(json_t *anomalies, const json_t *entry, const char *name,
+                         const char *detail);
 
 /* setup of each analyzer of a chain, in order; on a failure the ones
  * already set up are torn down and -1 returned with err. */

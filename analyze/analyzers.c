@@ -11,10 +11,12 @@
 #include "analyze/analyzer.h"
 
 /* Built in, one file each. */
-extern const st_analyzer st_analyzer_hash; /* hash.c */
+extern const st_analyzer st_analyzer_hash;  /* hash.c */
+extern const st_analyzer st_analyzer_magic; /* magic.c */
 
 static const st_analyzer *const table[] = {
     &st_analyzer_hash,
+    &st_analyzer_magic,
 };
 
 #define NTABLE (sizeof table / sizeof table[0])
@@ -88,6 +90,18 @@ int st_analyzer_chain(const char *list, const st_analyzer **chain, size_t *n, ch
         p += len;
     }
     return 0;
+}
+
+void st_analyzer_anomaly(json_t *anomalies, const json_t *entry, const char *name,
+                         const char *detail)
+{
+    json_t *a = json_object(), *path = json_object_get(entry, "mime_path");
+    if (!a)
+        return;
+    json_object_set_new(a, "name", json_string(name));
+    json_object_set_new(a, "detail", detail ? json_string(detail) : json_null());
+    json_object_set_new(a, "mime_path", path ? json_incref(path) : json_null());
+    json_array_append_new(anomalies, a);
 }
 
 int st_analyzer_setup(const st_analyzer *const *chain, size_t n, st_option_fn opt, void *ctx,

@@ -105,12 +105,12 @@ const st_file_result *st_file_result_of(const st_file *f)
     return &f->r;
 }
 
-void st_file_report(const st_file *f, json_t *entry)
+void st_file_report(const st_file *f, json_t *entry, json_t *anomalies)
 {
     const st_file_kind *k = f->k;
     for (size_t i = 0; i < k->nchain; i++)
         if (k->chain[i]->report)
-            k->chain[i]->report(f->state[i], &f->r, entry);
+            k->chain[i]->report(f->state[i], &f->r, entry, anomalies);
     json_object_set_new(entry, "stored", f->r.stored ? json_string(f->r.path) : json_null());
     json_object_set_new(entry, "truncated", json_boolean(f->r.truncated));
 }

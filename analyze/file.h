@@ -56,8 +56,9 @@ void st_file_write(st_file *f, const void *p, size_t n);
 int st_file_close(st_file *f);
 /* After close. */
 const st_file_result *st_file_result_of(const st_file *f);
-/* Adds each analyzer's fields, then "stored" and "truncated", to entry. */
-void st_file_report(const st_file *f, json_t *entry);
+/* Adds each analyzer's fields, then "stored" and "truncated", to entry;
+ * the analyzers' anomalies go to anomalies (a JSON array). */
+void st_file_report(const st_file *f, json_t *entry, json_t *anomalies);
 /* Gives the store's write buffer back (an idle stream). */
 void st_file_trim(st_file *f);
 /* Frees f; one never closed keeps nothing (its tmp file is removed). */

@@ -75,9 +75,10 @@ void st_hash_free(st_hash *h)
 
 /* The file layer computes the digests it asks for in its one pass over
  * each object; the analyzer only says them. */
-static void hash_report(void *state, const st_file_result *r, json_t *entry)
+static void hash_report(void *state, const st_file_result *r, json_t *entry, json_t *anomalies)
 {
     (void)state;
+    (void)anomalies;
     json_object_set_new(entry, "md5", json_string(r->digest.md5));
     json_object_set_new(entry, "sha1", json_string(r->digest.sha1));
     json_object_set_new(entry, "sha256", json_string(r->digest.sha256));

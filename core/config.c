@@ -70,7 +70,7 @@ static const opt options[] = {
     {"omit_body", "smtp", OPT_BOOL, O(omit_body), "false", 0, 1,
      "stoQ: leave body and body_html out of the record"},
     {"always_dispatch", "smtp", OPT_STR, O(always_dispatch), "hash", 0, 0,
-     "stoQ: analyzers run on every attachment, comma-separated (built in: hash)"},
+     "stoQ: analyzers run on every attachment, comma-separated (built in: hash, magic)"},
     {"archive_attachments", "smtp", OPT_BOOL, O(archive_attachments), "true", 0, 1,
      "stoQ: write attachments to files/<aa>/<sha256>"},
     {"extract_iocs", "smtp", OPT_BOOL, O(extract_iocs), "false", 0, 1,

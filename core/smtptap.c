@@ -272,6 +272,10 @@ void smtptap_get_stats(const smtptap *t, smtptap_stats *s)
 {
     const st_reasm_counters *rc = st_reasm_get_counters();
     *s = t->core.stats;
+    /* attachments the store could not write (each is a store_error in its
+     * record); the messages' own are counted as they end */
+    if (t->core.files)
+        s->output_errors += st_store_errors(t->core.files);
     s->packets = rc->packets;
     s->bytes = rc->bytes;
     s->streams = rc->streams;
@@ -306,11 +310,13 @@ int smtptap_close(smtptap *t, char *err, size_t errlen)
     given_up(c, n);
     if (write_stats(t) != 0)
         c->stats.output_errors++;
+    smtptap_stats st;
+    smtptap_get_stats(t, &st);
     if (sink_rc != 0) {
         rc = -1; /* err: "OUT/sessions.jsonl: reason" */
-    } else if (c->stats.output_errors) {
+    } else if (st.output_errors) {
         snprintf(err, errlen, "%llu records or files could not be written",
-                 (unsigned long long)c->stats.output_errors);
+                 (unsigned long long)st.output_errors);
         rc = -1;
     }
     free_core(t);

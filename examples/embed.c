@@ -5,7 +5,7 @@
  * No record file is written (sinks = "").
  *
  *     cc -Iinclude examples/embed.c build/libsmtptap.a -lpcap \
- *        -lnids -lz -ljansson -lcrypto -lm -lpthread -o embed
+ *        $LDLIBS -o embed        (LDLIBS: as in mk/common.mk)
  *     ./embed capture.pcap [message.eml]
  *
  * A second argument is read into memory and fed as a message too.

@@ -104,6 +104,10 @@ typedef struct st_xanomaly {
     st_xstr name, detail, mime_path; /* detail, mime_path may be absent */
 } st_xanomaly;
 
+/* Anomalies kept per message, the extractor's and the analyzers' together
+ * (the rest are counted: too_many_anomalies). */
+#define ST_X_ANOMALIES_MAX 100
+
 typedef struct st_xfacts {
     st_xheader *headers;
     size_t nheaders;

@@ -16,7 +16,7 @@
 
 #include "extract/extract.h"
 
-#define ST_X_MAX_ANOMALIES 100
+#define ST_X_MAX_ANOMALIES ST_X_ANOMALIES_MAX
 #define ST_X_HDR_NAMES     200          /* distinct header names kept */
 #define ST_X_HDR_BYTES     (256 * 1024) /* names + values of the headers object */
 #define ST_X_MAX_ADDRS     1000         /* entries of to, of cc */

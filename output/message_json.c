@@ -74,7 +74,7 @@ static void bodies(const st_xfacts *f, json_t *obj)
     }
 }
 
-static json_t *attachment(const st_xattach *a)
+static json_t *attachment(const st_xattach *a, json_t *found)
 {
     json_t *e = json_object();
     if (!e)
@@ -90,7 +90,7 @@ static json_t *attachment(const st_xattach *a)
         return e; /* its part never ended: nothing more is known */
     json_object_set_new(e, "size", json_integer((json_int_t)a->size));
     if (a->file)
-        st_file_report(a->file, e);
+        st_file_report(a->file, e, found);
     json_object_set_new(e, "missing_bytes", json_integer((json_int_t)a->missing));
     return e;
 }
@@ -115,7 +115,9 @@ static void summary(json_t *list, const char *name, uint64_t n)
         json_array_append_new(list, anomaly(name, &detail, &none));
 }
 
-static json_t *anomalies(const st_xfacts *f)
+/* The extractor's anomalies, then the analyzers' (found), then the
+ * summaries. */
+static json_t *anomalies(const st_xfacts *f, json_t *found)
 {
     json_t *list = json_array();
     if (!list)
@@ -127,9 +129,13 @@ static json_t *anomalies(const st_xfacts *f)
             json_object_set_new(j, "name", text(&a->name));
         json_array_append_new(list, j);
     }
+    size_t room = f->nanomalies < ST_X_ANOMALIES_MAX ? ST_X_ANOMALIES_MAX - f->nanomalies : 0;
+    size_t nfound = json_array_size(found), keep = nfound < room ? nfound : room;
+    for (size_t i = 0; i < keep; i++)
+        json_array_append(list, json_array_get(found, i));
     summary(list, "headers_capped", f->headers_dropped);
     summary(list, "too_many_attachments", f->attach_dropped);
-    summary(list, "too_many_anomalies", f->anomalies_dropped);
+    summary(list, "too_many_anomalies", f->anomalies_dropped + (nfound - keep));
     return list;
 }
 
@@ -137,11 +143,12 @@ void st_message_json(const st_xfacts *f, json_t *obj)
 {
     fields(f, obj);
     bodies(f, obj);
-    json_t *list = json_array();
+    json_t *list = json_array(), *found = json_array();
     for (size_t i = 0; list && i < f->nattach; i++)
-        json_array_append_new(list, attachment(&f->attach[i]));
+        json_array_append_new(list, attachment(&f->attach[i], found));
     json_object_set_new(obj, "attachments", list);
-    json_t *an = anomalies(f);
+    json_t *an = anomalies(f, found);
     if (an)
         json_object_set_new(obj, "anomalies", an);
+    json_decref(found);
 }

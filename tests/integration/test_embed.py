@@ -19,12 +19,21 @@ EML = os.path.join(ROOT, "tests", "mime", "09-subject-utf8.eml")
 SAN = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 
 
+def ldlibs():
+    """The link line of the build (mk/common.mk), with libpcap for the example."""
+    with open(os.path.join(ROOT, "mk", "common.mk")) as f:
+        for line in f:
+            if line.startswith("LDLIBS"):
+                return ["-lpcap"] + line.split(":=", 1)[1].split()
+    raise AssertionError("no LDLIBS in mk/common.mk")
+
+
 def build():
     exe = os.path.join(tempfile.mkdtemp(prefix="smtptap-embed-"), "embed")
     lib = os.path.join(BUILD, "asan", "libsmtptap.a")
     cmd = ["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-g", *SAN,
            "-I" + os.path.join(ROOT, "include"), os.path.join(ROOT, "examples", "embed.c"), lib,
-           "-lpcap", "-lnids", "-lz", "-ljansson", "-lcrypto", "-lm", "-lpthread", "-o", exe]
+           *ldlibs(), "-o", exe]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise AssertionError("examples/embed.c does not build:\n" + p.stderr)
@@ -93,9 +102,8 @@ int main(int argc, char **argv)
         exe = os.path.join(d, "cb")
         lib = os.path.join(BUILD, "asan", "libsmtptap.a")
         p = subprocess.run(["cc", "-std=c11", "-g", *SAN, "-I" + os.path.join(ROOT, "include"),
-                            os.path.join(d, "cb.c"), lib, "-lpcap", "-lnids", "-lz", "-ljansson",
-                            "-lcrypto", "-lm", "-lpthread", "-o", exe], capture_output=True,
-                           text=True)
+                            os.path.join(d, "cb.c"), lib, *ldlibs(), "-o", exe],
+                           capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         out, lines = os.path.join(d, "out"), os.path.join(d, "cb.jsonl")
         p = subprocess.run([exe, os.path.join(PCAPS, "smtp-pipelining.pcap"), out, lines],

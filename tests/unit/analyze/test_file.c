@@ -83,7 +83,7 @@ static void test_hash_store_report(void **state)
     assert_int_equal(r->stored, 1);
     assert_int_equal(r->truncated, 0);
     json_t *e = json_object();
-    st_file_report(f, e);
+    st_file_report(f, e, NULL);
     assert_string_equal(json_string_value(json_object_get(e, "md5")), md5);
     assert_string_equal(json_string_value(json_object_get(e, "sha1")), sha1);
     assert_string_equal(json_string_value(json_object_get(e, "sha256")), sha256);
@@ -137,7 +137,7 @@ static void test_no_hash_analyzer(void **state)
     assert_string_equal(st_file_result_of(f)->digest.sha256, sha256); /* names the object */
     assert_string_equal(st_file_result_of(f)->digest.md5, "");        /* nobody asked */
     json_t *e = json_object();
-    st_file_report(f, e);
+    st_file_report(f, e, NULL);
     assert_null(json_object_get(e, "md5"));
     assert_true(json_is_null(json_object_get(e, "stored")));
     json_decref(e);

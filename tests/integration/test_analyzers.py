@@ -1,0 +1,130 @@
+"""Analyzers named by always_dispatch, on every attachment.
+
+magic: the MIME type libmagic gives an attachment's decoded bytes must be
+what file(1) says of the same bytes written to a file (file(1) is the
+oracle: the same database, reached through another program and a file,
+not a buffer); a PE executable declared application/pdf and named
+invoice.pdf gives content_type_mismatch with its mime_path, and nothing
+else does. Without magic in always_dispatch there is no magic field."""
+import base64
+import io
+import os
+import struct
+import subprocess
+import tempfile
+import unittest
+import zipfile
+import zlib
+from email.message import EmailMessage
+
+from common import smtptap
+
+
+def png():
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    raw = b"\x00\xff\x00\x00" * 1
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def gif():
+    return (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00"
+            b"\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+
+def jpeg():
+    return (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+            b"\xff\xdb\x00C\x00" + bytes(range(64)) + b"\xff\xd9")
+
+
+def pdf():
+    return b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def zipped():
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as z:
+        z.writestr("a.txt", "hello " * 100)
+    return b.getvalue()
+
+
+def pe():
+    """A minimal PE32 header: MZ, e_lfanew at 0x3c, PE\\0\\0, a COFF header."""
+    mz = bytearray(b"MZ" + b"\x00" * 0x3e)
+    struct.pack_into("<I", mz, 0x3c, 0x40)
+    coff = struct.pack("<HHIIIHH", 0x14c, 1, 0, 0, 0, 0xe0, 0x102)
+    opt = struct.pack("<H", 0x10b) + b"\x00" * (0xe0 - 2)
+    return bytes(mz) + b"PE\x00\x00" + coff + opt + b"\x00" * 512
+
+
+PARTS = [("pixel.png", "image/png", png()), ("anim.gif", "image/gif", gif()),
+         ("photo.jpg", "image/jpeg", jpeg()), ("doc.pdf", "application/pdf", pdf()),
+         ("files.zip", "application/zip", zipped()),
+         ("invoice.pdf", "application/pdf", pe())]
+
+
+def message():
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "a@example.test", "b@example.test", "types"
+    m.set_content("see attached\n")
+    for name, ctype, data in PARTS:
+        main, sub = ctype.split("/")
+        m.add_attachment(data, maintype=main, subtype=sub, filename=name)
+    fd, path = tempfile.mkstemp(suffix=".eml")
+    with os.fdopen(fd, "wb") as f:
+        f.write(m.as_bytes())
+    return path
+
+
+def file_mime(data):
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        return subprocess.run(["file", "-b", "--mime-type", f.name], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+
+class Magic(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.eml = message()
+
+    @classmethod
+    def tearDownClass(cls):
+        os.unlink(cls.eml)
+
+    def run_eml(self, dispatch):
+        r = smtptap("-O", "smtp:always_dispatch=" + dispatch, "--eml", self.eml)
+        self.assertEqual(r.rc, 0, r.stderr)
+        return r.records[0]["transactions"][0]["message"]
+
+    def test_types_as_file_says_and_the_disguised_executable(self):
+        m = self.run_eml("hash,magic")
+        atts = {a["filename"]: a for a in m["attachments"]}
+        for name, ctype, data in PARTS:
+            a = atts[name]
+            self.assertEqual(a["size"], len(data), name)
+            self.assertEqual(a["magic"]["mime"], file_mime(data), name)
+            self.assertEqual(a["magic"]["bytes"], len(data), name)
+            self.assertTrue(a["magic"]["description"], name)
+        mism = [x for x in m["anomalies"] if x["name"] == "content_type_mismatch"]
+        self.assertEqual(len(mism), 1, m["anomalies"])
+        self.assertEqual(mism[0]["mime_path"], atts["invoice.pdf"]["mime_path"])
+        self.assertIn("declared application/pdf", mism[0]["detail"])
+        self.assertIn(file_mime(pe()), mism[0]["detail"])
+
+    def test_no_magic_unless_dispatched(self):
+        m = self.run_eml("hash")
+        for a in m["attachments"]:
+            self.assertNotIn("magic", a)
+        self.assertFalse([x for x in m["anomalies"] if x["name"] == "content_type_mismatch"])
+
+    def test_order_of_dispatch_is_the_order_of_fields(self):
+        m = self.run_eml("magic,hash")
+        keys = list(m["attachments"][0])
+        self.assertLess(keys.index("magic"), keys.index("md5"))
+
+
+if __name__ == "__main__":
+    unittest.main()
