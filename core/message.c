@@ -33,10 +33,10 @@ int st_core_message_setup(st_core *c, char *err, size_t errlen)
     x->mime.max_headers = (size_t)o->mime_max_headers;
     x->mime.max_depth = (unsigned)o->mime_max_depth;
     x->mime.max_parts = (size_t)o->mime_max_parts;
-    uint64_t msg_max = o->store_messages ? (uint64_t)o->message_store_max : 0;
     /* the stores are opened later (st_core_message_stores): a bad option
      * fails before anything is created or truncated */
-    if (st_file_kind_init(&c->msg_kind, NULL, msg_max, "", err, errlen) != 0 ||
+    if (st_file_kind_init(&c->msg_kind, NULL, (uint64_t)o->message_store_max, "", err, errlen) !=
+            0 ||
         st_file_kind_init(&c->attach_kind, NULL, (uint64_t)o->attachment_store_max,
                           o->always_dispatch, err, errlen) != 0)
         return -1;
@@ -49,7 +49,7 @@ int st_core_message_setup(st_core *c, char *err, size_t errlen)
 
 void st_core_message_stores(st_core *c)
 {
-    c->msg_kind.store = c->messages;
+    c->msg_kind.store = c->cfg->store_messages ? c->messages : NULL;
     c->attach_kind.store = c->files;
 }
 
@@ -118,7 +118,10 @@ json_t *st_core_msg_end(st_core *c, st_core_msg *m, int complete, char sha256[65
         c->stats.messages_stored++;
     else if (r->write_error)
         c->stats.output_errors++;
-    json_t *j = st_record_message_json(r, m->missing, complete);
+    const char *skipped = !c->cfg->store_messages ? "store_messages"
+                          : r->truncated          ? "message_store_max"
+                                                  : NULL;
+    json_t *j = st_record_message_json(r, m->missing, complete, skipped);
     if (m->x) {
         st_extract_finish(m->x);
         st_message_json(st_extract_facts(m->x), j);

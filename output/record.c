@@ -432,7 +432,8 @@ void st_record_smtp(st_record *r, const st_smtp_event *ev)
     }
 }
 
-json_t *st_record_message_json(const st_file_result *r, uint64_t missing, int complete)
+json_t *st_record_message_json(const st_file_result *r, uint64_t missing, int complete,
+                               const char *skipped)
 {
     json_t *m = json_object();
     json_object_set_new(m, "size", json_integer((json_int_t)r->size));
@@ -440,8 +441,8 @@ json_t *st_record_message_json(const st_file_result *r, uint64_t missing, int co
     json_object_set_new(m, "eml", r->stored ? json_string(r->path) : json_null());
     json_object_set_new(m, "missing_bytes", json_integer((json_int_t)missing));
     json_object_set_new(m, "complete", json_boolean(complete));
-    if (r->truncated)
-        json_object_set_new(m, "store_skipped", json_string("message_store_max"));
+    if (skipped)
+        json_object_set_new(m, "store_skipped", json_string(skipped));
     else if (r->write_error)
         json_object_set_new(m, "store_error", json_string(strerror(r->write_error)));
     return m;

@@ -61,8 +61,10 @@ void st_record_set_message(st_record *r, json_t *message);
 void st_record_anomaly(st_record *r, const char *name, const char *detail);
 
 /* The fields every message has (docs/record.md "Message"), from its file
- * object; st_message_json adds the rest. */
-json_t *st_record_message_json(const st_file_result *r, uint64_t missing, int complete);
+ * object; st_message_json adds the rest. skipped: why it was not stored
+ * (the option that said so), NULL when it was or a write error did. */
+json_t *st_record_message_json(const st_file_result *r, uint64_t missing, int complete,
+                               const char *skipped);
 
 /* The session went quiet: pack what waits for its end. */
 void st_record_idle(st_record *r);

@@ -5,7 +5,7 @@
 set -e
 build="gcc make pkg-config python3 libpcap-dev libnids-dev zlib1g-dev libjansson-dev libssl-dev
        libmagic-dev libyara-dev libpcre2-dev"
-test="libcmocka-dev python3 tshark tnef time"
+test="libcmocka-dev python3 python3-jsonschema tshark tnef time"
 fuzz="clang libclang-rt-14-dev"
 case "$1" in
 build)  want="$build" ;;

@@ -6,8 +6,21 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
+
+try:
+    import jsonschema
+except ImportError:
+    # python3 may not be Debian's (a pyenv or venv interpreter): Debian's
+    # python3-jsonschema is then in its dist-packages, for the same 3.x.
+    sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        import jsonschema
+    except ImportError:
+        raise ImportError("the integration tests validate every record: python3-jsonschema is "
+                          "needed (sh scripts/deps.sh test)") from None
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The sanitized build: every integration run is also a memory-safety check.
@@ -25,16 +38,91 @@ ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
 
 
+def _validator(name):
+    """A draft 2020-12 validator for docs/<name>, itself checked against the draft."""
+    with open(os.path.join(ROOT, "docs", name), encoding="utf-8") as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+# Loaded once: every record any test produces is checked against them.
+RECORD_SCHEMA = _validator("record.schema.json")
+STATS_SCHEMA = _validator("stats.schema.json")
+
+
+def json_path(parts):
+    """deque(['transactions', 0, 'mode']) -> '$.transactions[0].mode'"""
+    return "$" + "".join("[%d]" % p if isinstance(p, int) else "." + str(p) for p in parts)
+
+
+def _short(text, n=300):
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def schema_errors(validator, instance, limit=10):
+    """What is wrong with instance, one line per error: the path in the
+    instance, the rule (keyword and where it is in the schema), the message."""
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    lines = []
+    for e in errors[:limit]:
+        rule = "/".join(map(str, e.absolute_schema_path))
+        lines.append("%s: %s [rule %s: %s]" % (json_path(e.absolute_path), _short(e.message),
+                                               e.validator, rule))
+        for c in sorted(e.context or [], key=lambda c: len(c.absolute_path))[-1:]:
+            lines.append("    because %s: %s" % (json_path(c.absolute_path), _short(c.message)))
+    if len(errors) > limit:
+        lines.append("... and %d more" % (len(errors) - limit))
+    return lines
+
+
+def record_errors(record):
+    return schema_errors(RECORD_SCHEMA, record)
+
+
+def stats_errors(stats):
+    return schema_errors(STATS_SCHEMA, stats)
+
+
+def load_output(out):
+    """OUT's records (sessions.jsonl, [] if absent) and stats.json (None if
+    absent), each validated against its schema in docs/: AssertionError
+    naming the file, the line, the path in the record and the rule."""
+    records, stats, bad = [], None, []
+    path = os.path.join(out, "sessions.jsonl")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                r = json.loads(line)
+                records.append(r)
+                errors = record_errors(r)
+                if errors:
+                    uid = r.get("uid") if isinstance(r, dict) else None
+                    bad.append("%s line %d (uid %s) does not match docs/record.schema.json:\n  %s"
+                               % (path, n, uid, "\n  ".join(errors)))
+    path = os.path.join(out, "stats.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            stats = json.load(f)
+        errors = stats_errors(stats)
+        if errors:
+            bad.append("%s does not match docs/stats.schema.json:\n  %s"
+                       % (path, "\n  ".join(errors)))
+    if bad:
+        more = "\n... and %d more records" % (len(bad) - 5) if len(bad) > 5 else ""
+        raise AssertionError("\n".join(bad[:5]) + more)
+    return records, stats
+
+
 class Run:
-    """The outcome of one smtptap run."""
+    """The outcome of one smtptap run; its records and stats.json are
+    validated against the schemas as they are read."""
 
     def __init__(self, rc, stdout, stderr, out):
         self.rc, self.stdout, self.stderr, self.out = rc, stdout, stderr, out
-        path = os.path.join(out, "sessions.jsonl")
-        self.records = []
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                self.records = [json.loads(line) for line in f if line.strip()]
+        self.records, self.stats = load_output(out)
 
     def transactions(self):
         return [t for r in self.records for t in r["transactions"]]

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import unittest
 
-from common import BIN, ENV, ROOT, smtptap
+from common import BIN, ENV, ROOT, load_output, smtptap
 
 EML = os.path.join(ROOT, "tests", "mime", "01-nested-4-levels.eml")
 CONF = os.path.join(ROOT, "docs", "smtptap.conf")
@@ -65,7 +65,7 @@ class ConfigFile(unittest.TestCase):
         c = self.conf(f"[output]\ndir = {d}\n")  # output_dir
         p = subprocess.run([BIN, "-q", "-c", c, "--eml", EML], env=ENV, capture_output=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertTrue(os.path.exists(os.path.join(d, "sessions.jsonl")))
+        self.assertEqual(len(load_output(d)[0]), 1)
         subprocess.run(["rm", "-rf", d])
 
     def test_value_with_hash_not_after_blank_is_kept(self):
@@ -73,7 +73,7 @@ class ConfigFile(unittest.TestCase):
         c = self.conf(f"output_dir = {d}/a#b ; comment\n")
         p = subprocess.run([BIN, "-q", "-c", c, "--eml", EML], env=ENV, capture_output=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertTrue(os.path.exists(os.path.join(d, "a#b", "sessions.jsonl")))
+        self.assertEqual(len(load_output(os.path.join(d, "a#b"))[0]), 1)
         subprocess.run(["rm", "-rf", d])
 
     def test_errors_name_file_and_line(self):

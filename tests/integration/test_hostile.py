@@ -2,11 +2,12 @@
 no sanitizer report (ASan/UBSan build), and bounded memory (the release
 build's peak RSS is measured, since ASan inflates it)."""
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
 
-from common import BIN, ENV, RELEASE, ROOT, Run, smtptap
+from common import BIN, ENV, RELEASE, ROOT, Run, load_output, smtptap
 
 RSS_LIMIT_KIB = 64 * 1024
 
@@ -40,6 +41,9 @@ class Hostile(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         rss = int(p.stderr.strip().splitlines()[-1].split("=")[1])
         self.assertLess(rss, RSS_LIMIT_KIB, "peak RSS %d KiB" % rss)
+        released, _ = load_output(out)  # the release build's record: valid, and the same
+        shutil.rmtree(out)
+        self.assertEqual(released, run.records)
         return run.records[0]["transactions"][0]["message"]
 
     def names(self, m):
