@@ -8,4 +8,4 @@ LAYERS  := capture reassembly smtp mime mailhdr extract analyze output core
 DEFS    := -D_GNU_SOURCE -DST_VERSION='"$(VERSION)"' -Iinclude -I.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wno-unused-parameter
 # libyara and PCRE2 join when the analyzers that call them do.
-LDLIBS  := -lnids -lpcap -lz -ljansson -lcrypto -lmagic -lm -lpthread
+LDLIBS  := -lnids -lpcap -lz -ljansson -lcrypto -lmagic -lfuzzy -lm -lpthread

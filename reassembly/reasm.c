@@ -501,7 +501,10 @@ int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char
     nids_params.filename = NULL;
     nids_params.scan_num_hosts = 0;
     nids_params.syslog = on_warning;
-    nids_params.n_tcp_streams = st_rs.cfg.max_streams / 3 * 4 + 4;
+    /* libnids keeps floor(3n/4) + 1 streams of n buckets (tcp_init, and
+     * add_new_tcp evicting past max_stream): the smallest n that keeps
+     * exactly max_streams */
+    nids_params.n_tcp_streams = (4 * (st_rs.cfg.max_streams - 1) + 2) / 3;
     nids_params.n_hosts = 256;
     nids_params.tcp_workarounds = 1;
     nids_params.tcp_flow_timeout = 5;

@@ -106,7 +106,7 @@ typedef struct st_smtp_auth {
 } st_smtp_auth;
 
 typedef struct st_smtp_tls {
-    int probe, done, ok, emitted;
+    int probe, done, emitted;
     uint8_t held[3];
     size_t nheld;
 } st_smtp_tls;

@@ -6,8 +6,10 @@
  * TLS: the client side stops and, once the STARTTLS reply is known, a TLS
  * event (flag 1) stops the whole parser. Plaintext (a capture decrypted
  * by a proxy, or a client going on after a refusal): the held bytes are
- * read again as commands, with a TLS event (flag 0) if the server had
- * said 220. Never fails; a session that ends mid-probe emits no TLS.
+ * read again as commands, with a TLS event (flag 0) once the STARTTLS
+ * reply is known, whatever it was: the session went on in plaintext
+ * (refused, or decrypted after a 220). Never fails; a session that ends
+ * mid-probe emits no TLS.
  */
 #include <string.h>
 
@@ -32,7 +34,7 @@ static void try_emit(st_smtp *p)
 {
     st_smtp_event ev;
     st_smtp_tls *t = &p->tls;
-    if (!t->done || t->emitted || (t->probe == ST_TLS_PLAIN && !t->ok))
+    if (!t->done || t->emitted)
         return;
     if (t->probe != ST_TLS_YES && t->probe != ST_TLS_PLAIN)
         return;
@@ -47,8 +49,8 @@ static void try_emit(st_smtp *p)
 
 void st_smtp_tls_reply(st_smtp *p, int code)
 {
+    (void)code;
     p->tls.done = 1;
-    p->tls.ok = code == 220;
     try_emit(p);
 }
 

@@ -5,7 +5,12 @@ what file(1) says of the same bytes written to a file (file(1) is the
 oracle: the same database, reached through another program and a file,
 not a buffer); a PE executable declared application/pdf and named
 invoice.pdf gives content_type_mismatch with its mime_path, and nothing
-else does. Without magic in always_dispatch there is no magic field."""
+else does. Without magic in always_dispatch there is no magic field.
+
+hash: md5, sha1, sha256, sha512 of each attachment are hashlib's of its
+decoded bytes; ssdeep is what ssdeep(1) -b prints for the same bytes."""
+import hashlib
+import shutil
 import base64
 import io
 import os
@@ -64,11 +69,11 @@ PARTS = [("pixel.png", "image/png", png()), ("anim.gif", "image/gif", gif()),
          ("invoice.pdf", "application/pdf", pe())]
 
 
-def message():
+def message(parts=PARTS):
     m = EmailMessage()
     m["From"], m["To"], m["Subject"] = "a@example.test", "b@example.test", "types"
     m.set_content("see attached\n")
-    for name, ctype, data in PARTS:
+    for name, ctype, data in parts:
         main, sub = ctype.split("/")
         m.add_attachment(data, maintype=main, subtype=sub, filename=name)
     fd, path = tempfile.mkstemp(suffix=".eml")
@@ -83,6 +88,35 @@ def file_mime(data):
         f.flush()
         return subprocess.run(["file", "-b", "--mime-type", f.name], capture_output=True,
                               text=True, check=True).stdout.strip()
+
+
+def ssdeep_of(data):
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(data)
+        f.flush()
+        out = subprocess.run(["ssdeep", "-b", "-s", f.name], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    return out[-1].split(",")[0]
+
+
+class Hash(unittest.TestCase):
+    def test_digests_and_ssdeep_against_hashlib_and_ssdeep(self):
+        if not shutil.which("ssdeep"):
+            self.skipTest("ssdeep(1) is not installed (sh scripts/deps.sh test)")
+        big = bytes((i * 7 + i // 251) % 256 for i in range(300000))  # ssdeep needs some length
+        parts = PARTS + [("big.bin", "application/octet-stream", big)]
+        eml = message(parts)
+        try:
+            r = smtptap("--eml", eml)
+        finally:
+            os.unlink(eml)
+        self.assertEqual(r.rc, 0, r.stderr)
+        atts = {a["filename"]: a for a in r.records[0]["transactions"][0]["message"]["attachments"]}
+        for name, _, data in parts:
+            a = atts[name]
+            for alg in ("md5", "sha1", "sha256", "sha512"):
+                self.assertEqual(a[alg], hashlib.new(alg, data).hexdigest(), (name, alg))
+            self.assertEqual(a["ssdeep"], ssdeep_of(data), name)
 
 
 class Magic(unittest.TestCase):

@@ -92,8 +92,13 @@ class Synthetic(SmtptapCase):
                              [(b"e@x.test", [b"f@y.test"], m)])
         late = Session(client=("10.0.0.7", 3333), t0=1700009999).handshake()
         run = smtptap("--idle-timeout", "300", "-r", self.pcap(a.packets + idle.packets + late.packets))
+        self.assertEqual(run.rc, 0, run.stderr)
         closes = {r["client"]["port"]: r["close"] for r in run.records}
-        self.assertEqual(closes, {1111: "rst", 2222: "timeout"})
+        self.assertEqual(closes, {1111: "rst", 2222: "timeout"})  # 3333 said nothing: no record
+        for r in run.records:  # both ended after their message was accepted
+            tx, = r["transactions"]
+            self.assertEqual(tx["status"], "accepted")
+            self.assertMessage(run, tx, m)
 
     def test_pause_mid_transaction_changes_nothing(self):
         # Silent 2 s, a session's buffers are given back and its record packed
@@ -110,6 +115,9 @@ class Synthetic(SmtptapCase):
             s.client(message(40, b"paused") + b".\r\n").server(b"250 queued\r\n").fin()
             return s.packets + (other.packets if other else [])  # other: time goes by
         runs = [smtptap("-r", self.pcap(dialogue(p), "p%d.pcap" % p)) for p in (0, 5)]
+        for run in runs:
+            self.assertEqual(run.rc, 0, run.stderr)
+            self.assertEqual(len(run.records), 1)  # the other session says nothing: no record
         recs = [r.records[0] for r in runs]
         for r in recs:
             for k in ("uid", "ts_end"):
@@ -125,8 +133,10 @@ class Synthetic(SmtptapCase):
         s = smtp_dialogue(Session(client=("2001:db8::16", 43006), server=("2001:db8::fe", 25))
                           .handshake(), [(b"a@x.test", [b"b@y.test"], m)]).fin()
         run = smtptap("-r", self.pcap(s.packets))
+        self.assertEqual(run.rc, 0, run.stderr)
         self.assertEqual(len(run.records), 1)
         r = run.records[0]
+        self.assertEqual(r["close"], "fin")
         self.assertEqual(r["client"], {"ip": "2001:db8::16", "port": 43006})
         self.assertEqual(r["server"], {"ip": "2001:db8::fe", "port": 25})
         self.assertMessage(run, r["transactions"][0], m)
@@ -140,13 +150,20 @@ class Synthetic(SmtptapCase):
         http_on_25.server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
         http_on_25.fin()
         run = smtptap("-r", self.pcap(smtp_other_port.packets + http_on_25.packets))
+        self.assertEqual(run.rc, 0, run.stderr)
         self.assertEqual([r["server"]["port"] for r in run.records], [1224])
+        self.assertMessage(run, run.records[0]["transactions"][0], m)
+        with open(os.path.join(run.out, "stats.json")) as f:
+            stats = json.load(f)
+        self.assertEqual((stats["sessions"], stats["transactions"]), (1, 1))
 
     def test_community_id(self):
         # the spec's test vector: 128.232.110.120:34855 -> 66.35.250.204:80/tcp
         s = smtp_dialogue(Session(client=("128.232.110.120", 34855), server=("66.35.250.204", 80))
                           .handshake(), [(b"a@x.test", [b"b@y.test"], message(1, b"c"))]).fin()
         run = smtptap("-r", self.pcap(s.packets))
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(len(run.records), 1)
         self.assertEqual(run.records[0]["community_id"], "1:LQU9qZlK+B5F3KDmev6m5PMibrg=")
 
     def test_many_sessions_in_flight_interleaved(self):
@@ -159,8 +176,11 @@ class Synthetic(SmtptapCase):
                                                   t0=1700000000 + i * 0.0003, gap_s=0.01)
                                           .handshake(), [(b"a@x.test", [b"b@y.test"], m)]).fin())
         run = smtptap("-r", self.pcap([p for s in sessions for p in s.packets]))
+        self.assertEqual(run.rc, 0, run.stderr)
         self.assertEqual(len(run.records), 60)
+        self.assertEqual(sorted(r["client"]["port"] for r in run.records), sorted(msgs))
         for r in run.records:
+            self.assertEqual(r["close"], "fin")
             self.assertMessage(run, r["transactions"][0], msgs[r["client"]["port"]])
 
 
