@@ -12,6 +12,12 @@ test method counts once, and a unittest skip is a skip.
 Every skipped test is listed with its reason before the closing line, so a
 test that did not run (no root, no tnef, no peer corpus) is never taken for
 one that passed.
+A test marked @unittest.expectedFailure (a bug another open issue fixes)
+that fails is an expected failure: neither passed nor failed, listed with
+its reason (the test function's `xfail_reason`, else the comment above its
+decorators) and what failed, and counted on the line 'N expected to fail' just
+before the closing line. One that passes is an unexpected success and
+counts as failed: the bug was fixed, so the mark must go.
 
 SMTPTAP_BUILD=dir  the build directory (default build, as `make B=dir`);
                    the integration tests run dir/asan/smtptap unless
@@ -19,6 +25,7 @@ SMTPTAP_BUILD=dir  the build directory (default build, as `make B=dir`);
 SMTPTAP_TESTS=sub  run only the binaries and modules whose name contains sub.
 """
 import glob
+import inspect
 import os
 import re
 import subprocess
@@ -43,6 +50,8 @@ class Tally:
         self.passed = 0
         self.failed = 0
         self.skipped = []  # (test, reason)
+        self.xfailed = []  # (test, reason, what failed)
+        self.xpassed = []  # tests marked as expected to fail that passed
 
 
 def parse_tap(text, tally, where):
@@ -106,7 +115,7 @@ def run_unit(tally):
 
 class Counting(unittest.TextTestResult):
     """Counts passes itself: testsRun minus the rest is wrong with subtests
-    and class fixtures."""
+    and class fixtures. An expected failure is no pass."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -116,9 +125,31 @@ class Counting(unittest.TextTestResult):
         super().addSuccess(test)
         self.passes += 1
 
-    def addExpectedFailure(self, test, err):
-        super().addExpectedFailure(test, err)
-        self.passes += 1
+
+def xfail_reason(test):
+    """Why a test is expected to fail: its function's `xfail_reason`, else the
+    comment just above its decorators ("# expected to fail until issue N
+    (...)", naming the open issue that fixes it)."""
+    fn = getattr(test, getattr(test, "_testMethodName", ""), None)
+    if getattr(fn, "xfail_reason", None):
+        return fn.xfail_reason
+    try:
+        lines, _ = inspect.findsource(fn)
+        n = fn.__code__.co_firstlineno - 2  # the line above the first decorator
+    except (TypeError, OSError, AttributeError):
+        return "no reason given"
+    comment = []
+    while n >= 0 and lines[n].strip().startswith("#"):
+        comment.insert(0, lines[n].strip().lstrip("#").strip())
+        n -= 1
+    return " ".join(comment) or "no reason given"
+
+
+def failing_line(err):
+    """The line of a traceback that says what failed."""
+    lines = [line.strip() for line in err.strip().splitlines() if line.strip()]
+    said = [line for line in lines if re.match(r"^[\w.]+(Error|Exception)\b", line)]
+    return (said or lines or ["?"])[-1][:300]
 
 
 def run_integration(tally):
@@ -136,6 +167,8 @@ def run_integration(tally):
     tally.passed += r.passes
     tally.failed += len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
     tally.skipped += [(t.id(), reason) for t, reason in r.skipped]
+    tally.xfailed += [(t.id(), xfail_reason(t), failing_line(err)) for t, err in r.expectedFailures]
+    tally.xpassed += [t.id() for t in r.unexpectedSuccesses]
 
 
 def main():
@@ -147,6 +180,16 @@ def main():
         print("\nskipped:")
         for test, reason in tally.skipped:
             print(f"  {test}: {reason}")
+    if tally.xpassed:
+        print("\nunexpected successes, counted as failed (the bug is fixed: remove the mark):")
+        for test in tally.xpassed:
+            print(f"  {test}")
+    if tally.xfailed:
+        print("\nexpected to fail:")
+        for test, reason, failing in tally.xfailed:
+            print(f"  {test}: {reason}")
+            print(f"      fails with: {failing}")
+    print(f"{len(tally.xfailed)} expected to fail")
     print(f"{tally.passed} passed, {tally.failed} failed, {len(tally.skipped)} skipped")
     return 1 if tally.failed else 0
 
