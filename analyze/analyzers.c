@@ -13,10 +13,12 @@
 /* Built in, one file each. */
 extern const st_analyzer st_analyzer_hash;  /* hash.c */
 extern const st_analyzer st_analyzer_magic; /* magic.c */
+extern const st_analyzer st_analyzer_yara;  /* yara.c */
 
 static const st_analyzer *const table[] = {
     &st_analyzer_hash,
     &st_analyzer_magic,
+    &st_analyzer_yara,
 };
 
 #define NTABLE (sizeof table / sizeof table[0])

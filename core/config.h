@@ -29,6 +29,9 @@ struct smtptap_config {
     int archive_attachments;
     int extract_iocs;
     char *ioc_keys;
+    /* the yara analyzer */
+    char *yara_rules;
+    long yara_max_bytes;
     /* capture and reassembly */
     char *live_filter;
     long snaplen;

@@ -7,5 +7,5 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 LAYERS  := capture reassembly smtp mime mailhdr extract analyze output core
 DEFS    := -D_GNU_SOURCE -DST_VERSION='"$(VERSION)"' -Iinclude -I.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wno-unused-parameter
-# libyara and PCRE2 join when the analyzers that call them do.
-LDLIBS  := -lnids -lpcap -lz -ljansson -lcrypto -lmagic -lfuzzy -lm -lpthread
+# PCRE2 joins when the IOC extractor that calls it does.
+LDLIBS  := -lnids -lpcap -lz -ljansson -lcrypto -lmagic -lfuzzy -lyara -lm -lpthread

@@ -162,3 +162,98 @@ class Magic(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+RULES = {
+    "marker.yar": r'''
+rule PlantedMarker : evil test
+{
+    meta:
+        author = "smtptap tests"
+        score = 7
+        active = true
+    strings:
+        $m = "SMTPTAP-YARA-MARKER"
+        $mz = { 4D 5A }
+        $never = "not in the attachment at all"
+    condition:
+        $m and $mz and not $never
+}
+''',
+    "other.yara": 'rule NeverMatches { strings: $x = "no such bytes anywhere 1234567890" '
+                  'condition: $x }\n',
+    "ignored.txt": "this is not a rule file and must not be compiled {{{\n",
+}
+PLANTED = b"MZ" + b"\x00" * 100 + b"SMTPTAP-YARA-MARKER" + b"\x00" * 100
+
+
+class Yara(unittest.TestCase):
+    """Truth: the rules written here and the bytes planted for them; the match
+    must name exactly the rule, file, tags, meta and matched strings written."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="smtptap-yara-")
+        cls.rules = os.path.join(cls.dir, "rules")
+        os.makedirs(cls.rules)
+        for name, text in RULES.items():
+            with open(os.path.join(cls.rules, name), "w") as f:
+                f.write(text)
+        cls.eml = message([("planted.exe", "application/octet-stream", PLANTED),
+                           ("clean.bin", "application/octet-stream", b"nothing to see" * 10),
+                           ("late.bin", "application/octet-stream", b"\x00" * 5000 + PLANTED)])
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+        os.unlink(cls.eml)
+
+    def atts(self, *opts):
+        r = smtptap("-O", "smtp:always_dispatch=hash,yara", *opts, "--eml", self.eml)
+        self.assertEqual(r.rc, 0, r.stderr)
+        return {a["filename"]: a for a in r.records[0]["transactions"][0]["message"]["attachments"]}
+
+    def test_match_and_non_match_from_a_directory(self):
+        a = self.atts("--yara-rules", self.rules)
+        (m,) = a["planted.exe"]["yara"]["matches"]
+        self.assertEqual(m, {"rule": "PlantedMarker", "namespace": "marker.yar",
+                             "tags": ["evil", "test"],
+                             "meta": {"author": "smtptap tests", "score": 7, "active": True},
+                             "strings": ["$m", "$mz"]})
+        self.assertEqual(a["planted.exe"]["yara"]["scanned_bytes"], len(PLANTED))
+        self.assertFalse(a["planted.exe"]["yara"]["truncated"])
+        self.assertIsNone(a["planted.exe"]["yara"]["skipped"])
+        self.assertEqual(a["clean.bin"]["yara"]["matches"], [])
+        self.assertEqual(len(a["late.bin"]["yara"]["matches"]), 1)
+
+    def test_one_rule_file_and_the_config_file_section(self):
+        c = os.path.join(self.dir, "y.conf")
+        with open(c, "w") as f:
+            f.write("[yara]\nrules = %s\n" % os.path.join(self.rules, "other.yara"))
+        a = self.atts("-c", c)
+        self.assertEqual(a["planted.exe"]["yara"]["matches"], [])  # only NeverMatches compiled
+
+    def test_yara_max_bytes_scans_the_first_bytes_and_says_so(self):
+        a = self.atts("--yara-rules", self.rules, "--set", "yara_max_bytes=4000")
+        late = a["late.bin"]["yara"]
+        self.assertEqual((late["matches"], late["scanned_bytes"], late["truncated"]), ([], 4000, True))
+        self.assertEqual(len(a["planted.exe"]["yara"]["matches"]), 1)  # within the first bytes
+
+    def test_not_stored_is_not_scanned_and_says_why(self):
+        a = self.atts("--yara-rules", self.rules, "-O", "smtp:archive_attachments=false")
+        for att in a.values():
+            self.assertEqual((att["yara"]["matches"], att["yara"]["skipped"]), ([], "not stored"))
+
+    def test_broken_rules_fail_at_start_naming_file_and_line(self):
+        bad = os.path.join(self.dir, "bad.yar")
+        with open(bad, "w") as f:
+            f.write("rule Fine { condition: true }\n\nrule Broken { strings: $a = \"x\" "
+                    "condition: $b }\n")
+        r = smtptap("-O", "smtp:always_dispatch=yara", "--yara-rules", bad, "--eml", self.eml)
+        self.assertEqual(r.rc, 1)
+        self.assertIn("yara: %s:3: " % bad, r.stderr)
+        self.assertIn("$b", r.stderr)
+        self.assertEqual(r.records, [])
+        r = smtptap("-O", "smtp:always_dispatch=yara", "--eml", self.eml)
+        self.assertEqual(r.rc, 1)
+        self.assertIn("yara: no rules", r.stderr)
