@@ -67,6 +67,14 @@ $(BA)/tests/%: tests/unit/%.c $(BA)/libsmtptap.a
 
 unit: $(UNIT_A)
 
+# The deliberate bugs of tests/mutations.txt, one at a time, each in a copy
+# under /tmp (never this tree); reports those no test catches. MUTATE=--full,
+# --confirm, --only ID, -j N: see tests/mutate.py.
+.PHONY: mutate
+mutate:
+	@sh scripts/deps.sh test
+	@python3 tests/mutate.py $(MUTATE)
+
 run:
 	@sh scripts/deps.sh build
 	@$(MAKE) --no-print-directory $(B)/smtptap
