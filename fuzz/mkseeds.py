@@ -2,9 +2,11 @@
 """mkseeds.py - build the seed corpora of fuzz/seeds/<target>/ from the repo.
 
 Run from the repository root: python3 fuzz/mkseeds.py. Deterministic; it
-rewrites fuzz/seeds/ entirely. Sources: the small captures of pcaps/, the
-messages of tests/mime/, and a few hand-written inputs. Input formats are
-those documented at the top of each fuzz/fuzz_<target>.c.
+rewrites fuzz/seeds/ entirely, and fuzz/dict/config.dict (the option names
+and sections of docs/smtptap.conf). Sources: the small captures of pcaps/,
+the messages of tests/mime/, docs/smtptap.conf, and a few hand-written
+inputs. Input formats are those documented at the top of each
+fuzz/fuzz_<target>.c.
 """
 import glob
 import hashlib
@@ -175,6 +177,89 @@ def packet_input(lt, frames):
     return bytes(s)
 
 
+# fuzz_tcp headers (fuzz_tcp.c): h0 mode, h1 options, h2-h3 seed, h4 segments and reorder
+# window, h5 rates. The differential ones first: most seeds check that reordering and
+# duplicates change nothing.
+TCP_HEADERS = [
+    (0x01, 0x00, 0x00, 0x00),  # diff, 1460-byte segments, in order: the baseline
+    (0x01, 0x00, 0x43, 0x05),  # diff, 3-byte segments, window 4, duplicates, same-byte overlaps
+    (0x81, 0x01, 0x86, 0x15),  # diff, pure ACKs, ooo_limit 1024, 16-byte segments, window 8
+    (0x03, 0x02, 0xf8, 0x0a),  # diff, IPv6, ooo_limit 4096, 256-byte segments, window 15
+    (0x05, 0x00, 0x37, 0x01),  # diff, client side only, 64-byte segments, window 3
+    (0x0d, 0x13, 0x25, 0x02),  # diff, third ACK lost, store limits, 5-byte segments
+    (0x00, 0x10, 0x47, 0x55),  # copies with different bytes, losses, store limits
+    (0x30, 0x20, 0x44, 0xc0),  # no end (EOF), half the segments lost, MIME limits
+    (0x12, 0x34, 0x29, 0x30),  # IPv6, RST from the client, SMTP limits, conflicting copies
+    (0xa0, 0x4c, 0x5b, 0x40),  # RST from the server, pure ACKs, idle_timeout 60, losses
+    (0x41, 0x80, 0x36, 0x00),  # diff with late segments (FUZZ_TCP_DIFF=2: issue 9)
+    (0x48, 0xc5, 0x33, 0x01),  # server side only, late segments
+]
+TCP_GAPS_US = [0, 1000, 20000, 300000, 1500000, 3000000, 70000000, 400000000]
+
+
+def tcp_flows(lt, frames):
+    """Per TCP flow, its turns in capture order: (direction, gap code, payload); payload
+    of one direction merged until the other speaks; retransmissions dropped."""
+    flows = {}
+    for sec, usec, fr in frames:
+        try:
+            t = tcp_of(lt, fr)
+        except (IndexError, struct.error):
+            continue
+        if not t:
+            continue
+        src, sp, dst, dp, seq, flags, pl = t
+        key = tuple(sorted([(src, sp), (dst, dp)]))
+        fl = flows.setdefault(key, {"client": None, "next": {}, "turns": [], "last": None})
+        if flags & 0x02 and not flags & 0x10:
+            fl["client"] = (src, sp)
+        if fl["client"] is None:
+            fl["client"] = (src, sp) if dp in SMTP_PORTS else (dst, dp)
+        d = 0 if (src, sp) == fl["client"] else 1
+        if flags & 0x02:
+            fl["next"][d] = seq + 1
+            continue
+        nxt = fl["next"].get(d, seq)
+        if not pl or (seq - nxt) & 0xFFFFFFFF >= 0x80000000:
+            continue
+        if seq != nxt:  # a hole in the capture: keep what follows
+            pl = pl
+        fl["next"][d] = seq + len(pl)
+        now = sec * 1000000 + usec
+        turns = fl["turns"]
+        if turns and turns[-1][0] == d:
+            turns[-1][2] += pl
+        else:
+            dt = now - fl["last"] if fl["last"] is not None else 0
+            gap = max(i for i, g in enumerate(TCP_GAPS_US) if g <= max(dt, 0))
+            turns.append([d, max(gap, 1), bytearray(pl)])
+        fl["last"] = now
+    return [fl["turns"] for fl in flows.values() if fl["turns"]]
+
+
+def tcp_script(header, seed, turns):
+    """A fuzz_tcp input: the header, then each turn (split at 32767 bytes)."""
+    h0, h1, h4, h5 = header
+    s = bytearray([h0, h1, seed >> 8 & 255, seed & 255, h4, h5])
+    for d, gap, b in turns:
+        b = bytes(b)
+        while True:
+            piece, b = b[:32767], b[32767:]
+            s.append(d | gap << 1)
+            n = len(piece)
+            s += bytes([n]) if n < 128 else bytes([0x80 | n >> 8, n & 255])
+            s += piece
+            gap = 0
+            if not b:
+                break
+    return bytes(s)
+
+
+def pcap_container(pi, container, gz=False, cut=False):
+    """fuzz_pcap packet input with byte 0's container bits set (fuzz_pcap.c)."""
+    return bytes([pi[0] | container << 4 | gz << 6 | cut << 7]) + pi[1:]
+
+
 def headers_of(msg):
     """Unfolded header values of a message (top-level block only)."""
     head = re.split(rb"\r?\n\r?\n", msg, maxsplit=1)[0]
@@ -205,8 +290,51 @@ HDR_EXTRA = [
 ]
 
 
+EML_OPTS = [0x00, 0x01, 0x03, 0x05, 0x08, 0x10, 0x21, 0x40, 0x80, 0x02, 0x07, 0xc1]
+
+
+def config_seeds_and_dict():
+    """fuzz_config: docs/smtptap.conf with its options set, plus broken files; the
+    dictionary: every option name, section and a few values."""
+    with open(os.path.join(ROOT, "docs", "smtptap.conf"), "rb") as f:
+        conf = f.read()
+    names, sections = [], []
+    for line in conf.splitlines():
+        m = re.match(rb"^# ([a-z_]+) = (.*)$", line)
+        if m:
+            names.append(m.group(1))
+        m = re.match(rb"^\[([a-z]+)\]", line)
+        if m:
+            sections.append(m.group(1))
+    put("fuzz_config", "smtptap.conf", conf)
+    put("fuzz_config", "smtptap-set.conf", re.sub(rb"(?m)^# ([a-z_]+ = )", rb"\1", conf))
+    put("fuzz_config", "stoq", b"[options]\nomit_body = True\nalways_dispatch = hash\n"
+        b"archive_attachments = False\n[smtp]\nioc_keys = received,body\n")
+    put("fuzz_config", "plain", b"output_dir = /dev/null/x\nmax_streams=16 # c\n; c\n"
+        b"ooo_limit = 1024\nidle-timeout = 1\nbody_max=0\n")
+    put("fuzz_config", "bad-section", b"[limits\nmax_line = 512\n")
+    put("fuzz_config", "bad-value", b"[capture]\nsnaplen = 12x\nmax_line = 99999999999999999999\n")
+    put("fuzz_config", "bad-key", b"[yara]\nrules = /nowhere\nnot_an_option = 1\n")
+    put("fuzz_config", "long-line", b"output_dir = " + b"a" * 4200 + b"\n")
+    put("fuzz_config", "crlf-nul", b"omit_body = on\r\nmax_rcpts = 1\x00\n\tsinks = \n")
+    d = ["# config.dict - option names, sections and values of docs/smtptap.conf",
+         "# (written by fuzz/mkseeds.py; fuzz_config)."]
+    for n in sorted(set(names)):
+        d.append('"%s"' % n.decode())
+        d.append('"%s = "' % n.decode())
+    for n in sorted(set(sections)) + [b"options", b"yara"]:
+        d.append('"[%s]"' % n.decode())
+    for v in ("true", "false", "yes", "no", "on", "off", "True", "False", "0", "1", "-1",
+              "4294967296", "9223372036854775808", " = ", "#", ";", "\\x0a", "\\x0d\\x0a",
+              "\\x00"):
+        d.append('"%s"' % v)
+    with open(os.path.join(ROOT, "fuzz", "dict", "config.dict"), "w") as f:
+        f.write("\n".join(d) + "\n")
+
+
 def main():
     shutil.rmtree(SEEDS, ignore_errors=True)
+    tcp_seeds = []
     caps = sorted(p for p in glob.glob(os.path.join(ROOT, "pcaps", "*.pcap*"))
                   if os.path.getsize(p) <= MAX_PCAP and not p.endswith(".gz"))
     for p in caps:
@@ -232,6 +360,20 @@ def main():
         pi = packet_input(lt, frames)
         if pi and len(pi) < 20000:
             put("fuzz_pcap", name, pi)
+            # the same packets as a pcap file, a pcapng file, gzip-compressed, cut short
+            if name in ("smtp-auth-login", "smtp-rset"):
+                put("fuzz_pcap", name + "-as-pcap", pcap_container(pi, 1))
+                put("fuzz_pcap", name + "-as-pcapng", pcap_container(pi, 2))
+                put("fuzz_pcap", name + "-as-pcap-gz", pcap_container(pi, 1, gz=True))
+                put("fuzz_pcap", name + "-as-pcapng-gz", pcap_container(pi, 2, gz=True))
+                put("fuzz_pcap", name + "-as-gz-cut", pcap_container(pi, 3, gz=True, cut=True))
+        for j, turns in enumerate(tcp_flows(lt, frames)[:2]):
+            sz = sum(len(t[2]) + 3 for t in turns)
+            if sz > 60000:
+                continue
+            k = len(tcp_seeds)
+            tcp_seeds.append((f"{name}-{j}", tcp_script(TCP_HEADERS[k % len(TCP_HEADERS)],
+                                                        (k * 7919) & 0xFFFF, turns)))
         if name in ("smtp-auth-plain", "smtp-ipv6", "smtp-any-sll2", "smtp-bdat"):
             with open(p, "rb") as f:
                 put("fuzz_pcap", name + ".pcap", f.read())
@@ -241,6 +383,7 @@ def main():
         with open(p, "rb") as f:
             m = f.read()[:60000]
         name = os.path.basename(p)[:-4]
+        put("fuzz_eml", name, bytes([EML_OPTS[i % len(EML_OPTS)], (i * 37) & 255]) + m)
         # split byte: whole, byte by byte, or random pieces; gap bit on some
         put("fuzz_mime", name, bytes([(0, 1, 37, 200)[i % 4], 1 if i % 5 == 4 else 0]) + m)
         put("fuzz_message", name, bytes([(0, 90, 1, 17)[i % 4], (0, 8, 2, 0x14, 0x40, 0x81)[i % 6]]) + m)
@@ -265,6 +408,35 @@ def main():
                         (1, b"\x05\x02\x01\x00\x05\x00\x00\x01\xc0\x00\x02\x01\x00\x19" + smtp), (0, client)],
         "plain-smtp": [(1, smtp), (0, client)],
     }
+    for name, data in tcp_seeds:
+        put("fuzz_tcp", name, data)
+    # hand-written dialogues the captures lack: pipelining, AUTH, STARTTLS then TLS bytes,
+    # BDAT, a rejected recipient, a proxy preamble
+    hand = {
+        "pipelining": [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO c\r\n"),
+                       (1, b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+                       (0, b"MAIL FROM:<a@b> SIZE=40\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\nDATA\r\n"),
+                       (1, b"250 ok\r\n250 ok\r\n550 5.1.1 no\r\n354 go\r\n"),
+                       (0, b"Subject: p\r\n\r\n..dot\r\n.\r\nQUIT\r\n"),
+                       (1, b"250 2.0.0 queued\r\n221 bye\r\n")],
+        "auth-starttls": [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO c\r\n"),
+                          (1, b"250-mx\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n"),
+                          (0, b"AUTH PLAIN AHVzZXIAcGFzcw==\r\n"), (1, b"235 2.7.0 ok\r\n"),
+                          (0, b"STARTTLS\r\n"), (1, b"220 go ahead\r\n"),
+                          (0, b"\x16\x03\x01\x00\x05hello"), (1, b"\x16\x03\x03\x00\x02hi")],
+        "bdat": [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO c\r\n"), (1, b"250-mx\r\n250 CHUNKING\r\n"),
+                 (0, b"MAIL FROM:<>\r\n"), (1, b"250 ok\r\n"), (0, b"RCPT TO:<x@y>\r\n"),
+                 (1, b"250 ok\r\n"), (0, b"BDAT 12\r\nSubject: b\r\n"), (1, b"250 ok\r\n"),
+                 (0, b"BDAT 6 LAST\r\n\r\nhi\r\n"), (1, b"250 ok\r\n"), (0, b"QUIT\r\n")],
+        "connect": [(0, b"CONNECT mx:25 HTTP/1.1\r\n\r\n"),
+                    (1, b"HTTP/1.1 200 Connection established\r\n\r\n220 mx ESMTP\r\n"),
+                    (0, b"HELO c\r\n"), (1, b"250 mx\r\n"), (0, b"QUIT\r\n"), (1, b"221 bye\r\n")],
+    }
+    for k, (name, turns) in enumerate(hand.items()):
+        for j, hdr in enumerate((TCP_HEADERS[1 + k], TCP_HEADERS[6 + k])):
+            put("fuzz_tcp", f"{name}-{j}", tcp_script(hdr, 101 * (k + 1) + j,
+                                                      [(d, 1, b) for d, b in turns]))
+    config_seeds_and_dict()
     for name, turns in tunnels.items():
         s = bytearray()
         for d, b in turns:
