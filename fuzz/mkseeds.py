@@ -221,9 +221,7 @@ def tcp_flows(lt, frames):
             continue
         nxt = fl["next"].get(d, seq)
         if not pl or (seq - nxt) & 0xFFFFFFFF >= 0x80000000:
-            continue
-        if seq != nxt:  # a hole in the capture: keep what follows
-            pl = pl
+            continue  # nothing, or a retransmission; after a hole, what follows is kept
         fl["next"][d] = seq + len(pl)
         now = sec * 1000000 + usec
         turns = fl["turns"]
@@ -415,7 +413,8 @@ def main():
     hand = {
         "pipelining": [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO c\r\n"),
                        (1, b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
-                       (0, b"MAIL FROM:<a@b> SIZE=40\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\nDATA\r\n"),
+                       (0, b"MAIL FROM:<a@b> SIZE=40\r\nRCPT TO:<c@d>\r\n"
+                           b"RCPT TO:<e@f>\r\nDATA\r\n"),
                        (1, b"250 ok\r\n250 ok\r\n550 5.1.1 no\r\n354 go\r\n"),
                        (0, b"Subject: p\r\n\r\n..dot\r\n.\r\nQUIT\r\n"),
                        (1, b"250 2.0.0 queued\r\n221 bye\r\n")],
