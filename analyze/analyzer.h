@@ -55,6 +55,11 @@ typedef struct st_analyzer {
     void (*data)(void *state, const uint8_t *d, size_t n);
     void (*end)(void *state, const st_file_result *r);
     void (*whole)(void *state, int fd, const st_file_result *r);
+    /* Bytes of the object whole reads from its start (0: all), known after
+     * setup: what a scratch copy of an object the store does not keep
+     * holds. The descriptor whole gets may hold fewer than r->size bytes
+     * (fstat says how many): the object was over a store's cap. */
+    uint64_t (*whole_bytes)(void);
     /* entry holds the object's description already (content_type,
      * filename, mime_path: docs/record.md); anomalies is the message's
      * list to append to, with st_analyzer_anomaly. */

@@ -16,7 +16,7 @@
 struct st_file {
     const st_file_kind *k;
     st_hash hash;
-    st_store_obj *o; /* NULL: not kept (no store, or beyond store_max) */
+    st_store_obj *o; /* the store's object, or a scratch copy; NULL: neither */
     void *state[ST_ANALYZERS_MAX];
     int closed;
     st_file_result r;
@@ -36,6 +36,23 @@ int st_file_kind_init(st_file_kind *k, st_store *store, uint64_t store_max, cons
     return 0;
 }
 
+void st_file_kind_scratch(st_file_kind *k, st_store *scratch)
+{
+    k->scratch = NULL;
+    k->scratch_max = 0;
+    for (size_t i = 0; i < k->nchain; i++) {
+        const st_analyzer *a = k->chain[i];
+        if (!a->whole)
+            continue;
+        uint64_t want = a->whole_bytes ? a->whole_bytes() : 0;
+        if (want == 0)
+            want = UINT64_MAX; /* the whole object */
+        k->scratch = scratch;
+        if (want > k->scratch_max)
+            k->scratch_max = want;
+    }
+}
+
 st_file *st_file_open(const st_file_kind *k)
 {
     st_file *f = calloc(1, sizeof *f);
@@ -45,6 +62,8 @@ st_file *st_file_open(const st_file_kind *k)
     st_hash_init(&f->hash, k->digests); /* on failure: empty digests, no crash */
     if (k->store && k->store_max > 0)
         f->o = st_store_begin(k->store, k->store_max);
+    else if (k->scratch)
+        f->o = st_store_begin_scratch(k->scratch, k->scratch_max);
     for (size_t i = 0; i < k->nchain; i++)
         if (k->chain[i]->begin)
             f->state[i] = k->chain[i]->begin();
@@ -63,18 +82,13 @@ void st_file_write(st_file *f, const void *p, size_t n)
             k->chain[i]->data(f->state[i], p, n);
 }
 
-static void run_whole(st_file *f)
+/* fd: the object's bytes as the store or the scratch copy kept them. */
+static void run_whole(st_file *f, int fd)
 {
     const st_file_kind *k = f->k;
-    for (size_t i = 0; i < k->nchain; i++) {
-        if (!k->chain[i]->whole || !f->r.stored)
-            continue;
-        int fd = st_store_open_stored(k->store, f->r.path);
-        if (fd >= 0) {
+    for (size_t i = 0; i < k->nchain && fd >= 0; i++)
+        if (k->chain[i]->whole)
             k->chain[i]->whole(f->state[i], fd, &f->r);
-            close(fd);
-        }
-    }
 }
 
 int st_file_close(st_file *f)
@@ -85,9 +99,10 @@ int st_file_close(st_file *f)
     f->closed = 1;
     st_hash_final(&f->hash, &f->r.digest);
     f->r.truncated = f->r.size > k->store_max;
+    int fd = -1;
     if (f->o) {
         st_store_result sr;
-        st_store_end(f->o, f->r.digest.sha256, &sr);
+        st_store_end_fd(f->o, f->r.digest.sha256, &sr, k->scratch ? &fd : NULL);
         f->o = NULL;
         f->r.stored = sr.stored;
         f->r.write_error = sr.write_error;
@@ -96,7 +111,9 @@ int st_file_close(st_file *f)
     for (size_t i = 0; i < k->nchain; i++)
         if (k->chain[i]->end)
             k->chain[i]->end(f->state[i], &f->r);
-    run_whole(f);
+    run_whole(f, fd);
+    if (fd >= 0)
+        close(fd);
     return f->r.write_error;
 }
 
@@ -105,12 +122,17 @@ const st_file_result *st_file_result_of(const st_file *f)
     return &f->r;
 }
 
-void st_file_report(const st_file *f, json_t *entry, json_t *anomalies)
+void st_file_report_analyzers(const st_file *f, json_t *entry, json_t *anomalies)
 {
     const st_file_kind *k = f->k;
     for (size_t i = 0; i < k->nchain; i++)
         if (k->chain[i]->report)
             k->chain[i]->report(f->state[i], &f->r, entry, anomalies);
+}
+
+void st_file_report(const st_file *f, json_t *entry, json_t *anomalies)
+{
+    st_file_report_analyzers(f, entry, anomalies);
     json_object_set_new(entry, "stored", f->r.stored ? json_string(f->r.path) : json_null());
     json_object_set_new(entry, "truncated", json_boolean(f->r.truncated));
 }

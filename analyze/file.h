@@ -17,7 +17,8 @@
  * st_file_trim, st_file_free.
  *
  * Limits: an object larger than the kind's store_max is not stored (it
- * is still hashed and analysed whole: "truncated": true); the store's
+ * is still hashed and analysed whole: "truncated": true; an analyzer that
+ * needs it as a file gets its first store_max bytes); the store's
  * write buffer is given back while a stream is idle (st_file_trim).
  *
  * How it fails: out of memory at open gives NULL (the caller lists the
@@ -39,13 +40,21 @@ typedef struct st_file_kind {
     uint64_t store_max; /* bytes kept of one object at most; larger: not kept */
     const st_analyzer *chain[ST_ANALYZERS_MAX];
     size_t nchain;
-    unsigned digests; /* the chain's, and sha256 */
+    unsigned digests;     /* the chain's, and sha256 */
+    st_store *scratch;    /* where an object the store does not keep is copied for whole */
+    uint64_t scratch_max; /* bytes of such a copy (UINT64_MAX: all) */
 } st_file_kind;
 
 /* dispatch: analyzer names (always_dispatch), "" for none. -1 with err
  * when a name is unknown. */
 int st_file_kind_init(st_file_kind *k, st_store *store, uint64_t store_max, const char *dispatch,
                       char *err, size_t errlen);
+
+/* After the chain's setup: when an analyzer of the chain needs the object
+ * as a file (whole), objects the kind's store does not keep, or keeps only
+ * a part of, are copied to a tmp file of scratch (never named, removed at
+ * close), as many bytes as those analyzers read (whole_bytes). */
+void st_file_kind_scratch(st_file_kind *k, st_store *scratch);
 
 typedef struct st_file st_file;
 
@@ -59,6 +68,8 @@ const st_file_result *st_file_result_of(const st_file *f);
 /* Adds each analyzer's fields, then "stored" and "truncated", to entry;
  * the analyzers' anomalies go to anomalies (a JSON array). */
 void st_file_report(const st_file *f, json_t *entry, json_t *anomalies);
+/* Only the analyzers' fields (a message's entry has its own "stored"). */
+void st_file_report_analyzers(const st_file *f, json_t *entry, json_t *anomalies);
 /* Gives the store's write buffer back (an idle stream). */
 void st_file_trim(st_file *f);
 /* Frees f; one never closed keeps nothing (its tmp file is removed). */

@@ -5,6 +5,11 @@
  * open at once (one per session in flight) without much memory. The tmp
  * file is only created at the first flush, so empty objects and objects
  * with a cap of 0 cost no file at all.
+ *
+ * An object over its cap keeps its first cap bytes in the tmp file until
+ * it ends, so that a consumer that needs the object as a file (YARA) can
+ * still read that much of it; a scratch object (st_store_begin_scratch)
+ * is only that: a tmp file for such a consumer, never given a name.
  */
 #include "analyze/store.h"
 
@@ -32,6 +37,7 @@ struct st_store_obj {
     int fd;
     int err;
     int truncated;
+    int scratch; /* never committed: its tmp file is for st_store_end_fd only */
     char tmp[512];
     size_t fill;
     unsigned char *buf; /* allocated at the first write */
@@ -88,6 +94,14 @@ uint64_t st_store_errors(const st_store *s)
     return s->errors;
 }
 
+st_store_obj *st_store_begin_scratch(st_store *s, uint64_t cap)
+{
+    st_store_obj *o = st_store_begin(s, cap);
+    if (o)
+        o->scratch = 1;
+    return o;
+}
+
 st_store_obj *st_store_begin(st_store *s, uint64_t cap)
 {
     st_store_obj *o = malloc(sizeof *o);
@@ -99,25 +113,32 @@ st_store_obj *st_store_begin(st_store *s, uint64_t cap)
     o->fd = -1;
     o->err = 0;
     o->truncated = 0;
+    o->scratch = 0;
     o->fill = 0;
     o->buf = NULL;
     o->tmp[0] = 0;
     return o;
 }
 
+static int create_tmp(st_store_obj *o)
+{
+    snprintf(o->tmp, sizeof o->tmp, "%s/.tmp/%ld.%llu", o->s->base, (long)getpid(),
+             (unsigned long long)o->s->seq++);
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (o->fd < 0) {
+        o->err = errno;
+        o->tmp[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
 static void flush_buf(st_store_obj *o)
 {
     if (o->fill == 0 || o->err)
         return;
-    if (o->fd < 0) {
-        snprintf(o->tmp, sizeof o->tmp, "%s/.tmp/%ld.%llu", o->s->base, (long)getpid(),
-                 (unsigned long long)o->s->seq++);
-        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (o->fd < 0) {
-            o->err = errno;
-            return;
-        }
-    }
+    if (o->fd < 0 && create_tmp(o) != 0)
+        return;
     size_t off = 0;
     while (off < o->fill) {
         ssize_t w = write(o->fd, o->buf + off, o->fill - off);
@@ -134,12 +155,13 @@ static void flush_buf(st_store_obj *o)
 
 void st_store_write(st_store_obj *o, const void *p, size_t n)
 {
+    uint64_t before = o->size;
     o->size += n;
     if (o->err || o->truncated)
         return;
     if (o->size > o->cap) {
         o->truncated = 1;
-        return;
+        n = (size_t)(o->cap - before); /* the first cap bytes stay, for st_store_end_fd */
     }
     const unsigned char *c = p;
     if (!o->buf && !(o->buf = malloc(ST_STORE_BUF))) {
@@ -183,15 +205,38 @@ static void commit(st_store_obj *o, const char *h, st_store_result *r)
         o->err = errno;
 }
 
+/* A read-only descriptor of the bytes the tmp file holds (created empty
+ * when nothing was flushed), before it is committed or removed. */
+static int open_kept(st_store_obj *o)
+{
+    if (o->err || (o->fd < 0 && create_tmp(o) != 0))
+        return -1;
+    return open(o->tmp, O_RDONLY | O_CLOEXEC);
+}
+
 void st_store_end(st_store_obj *o, const char *sha256, st_store_result *r)
 {
+    st_store_end_fd(o, sha256, r, NULL);
+}
+
+void st_store_end_fd(st_store_obj *o, const char *sha256, st_store_result *r, int *kept)
+{
     memset(r, 0, sizeof *r);
-    if (!o->truncated)
-        flush_buf(o);
+    flush_buf(o);
+    if (kept)
+        *kept = open_kept(o);
     if (o->fd >= 0 && close(o->fd) != 0 && !o->err)
         o->err = errno;
     r->size = o->size;
     r->truncated = o->truncated;
+    if (o->scratch) {
+        if (o->tmp[0])
+            unlink(o->tmp); /* the descriptor keeps it readable */
+        r->write_error = o->err;
+        free(o->buf);
+        free(o);
+        return;
+    }
     if (!o->err && strlen(sha256) != 64)
         o->err = ENOMEM; /* the hash had no memory: no name to store under */
     if (!o->err && !o->truncated && o->cap > 0)

@@ -41,6 +41,17 @@ void st_store_write(st_store_obj *o, const void *p, size_t n);
  * content), fills r and frees o. */
 void st_store_end(st_store_obj *o, const char *sha256, st_store_result *r);
 
+/* A scratch object: its first cap bytes (0: none) go to a tmp file that
+ * is never given a name, only handed to st_store_end_fd's caller and
+ * removed. For a consumer that needs an object the store does not keep. */
+st_store_obj *st_store_begin_scratch(st_store *s, uint64_t cap);
+/* st_store_end, and when kept is not NULL, *kept a read-only descriptor
+ * of the bytes the object kept (all of them, or its first cap bytes when
+ * it was over its cap; -1 with a write error), open before the tmp file is
+ * renamed or removed: the caller closes it. A scratch object's result
+ * says not stored. */
+void st_store_end_fd(st_store_obj *o, const char *sha256, st_store_result *r, int *kept);
+
 /* A stored object (r->path) opened read-only, for a consumer that needs
  * the whole object as a file; -1 with errno set when it cannot be. */
 int st_store_open_stored(const st_store *s, const char *path);

@@ -1,28 +1,33 @@
 /*
- * yara.c - the "yara" analyzer: libyara rules over every stored file
- * object.
+ * yara.c - the "yara" analyzer: libyara rules over every file object.
  *
  * Rules come from yara_rules: one file, or a directory whose *.yar and
  * *.yara files are compiled in name order, each in the namespace of its
  * file name. They are compiled once, at start; a rule that does not
  * compile fails the start with "file:line: message" before any input is
- * read. Each object is scanned when it is whole, from its stored file,
- * mapped read-only (never a heap copy), over its first yara_max_bytes
- * bytes (then "truncated": true).
+ * read. Each object is scanned when it is whole, from its stored file or,
+ * when the store does not keep it (archive_attachments off, over
+ * attachment_store_max), from a tmp copy of its first yara_max_bytes that
+ * the file layer makes for us, mapped read-only (never a heap copy), over
+ * its first yara_max_bytes bytes (then "truncated": true). An object over
+ * the store's cap that is stored in part is scanned over that part.
  *
  * Entry point: st_analyzer_yara (analyzers.c). Fields: "yara": {"matches":
  * [{"rule", "namespace", "tags", "meta", "strings"}], "scanned_bytes",
- * "truncated", "matches_dropped", "error", "skipped"}; skipped says why an
- * object was not scanned (not stored: archive_attachments off, or over
- * attachment_store_max), null when it was.
+ * "truncated", "matches_dropped", "error", "skipped"}; skipped is "no
+ * copy" when no copy of the object could be written (the store_error
+ * anomaly says why), null when it was scanned.
  *
  * Limits: ST_YARA_MATCHES matches an object and ST_YARA_IDS string
  * identifiers a match (the rest counted in "matches_dropped"); a scan
  * stops after ST_YARA_TIMEOUT seconds ("error": "timeout").
  *
- * Not handled: objects that are not stored (no temporary copy is made
- * yet), yara_scan_messages (whole messages), external variables, rule
- * includes outside the rules' own directory.
+ * The same analyzer scans whole messages when yara_scan_messages is on (the
+ * core puts it in the message kind's chain): it does not know the
+ * difference.
+ *
+ * Not handled: external variables, rule includes outside the rules' own
+ * directory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -257,12 +262,17 @@ static void yara_whole(void *state, int fd, const st_file_result *r)
     if (!y || !rules)
         return;
     y->done = 1;
-    uint64_t n = max_bytes && r->size > max_bytes ? max_bytes : r->size;
+    struct stat st;
+    uint64_t n = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (n > r->size)
+        n = r->size;
+    if (max_bytes && n > max_bytes)
+        n = max_bytes;
     y->truncated = n < r->size;
     y->scanned = n;
     void *map = n ? mmap(NULL, (size_t)n, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     if (n && map == MAP_FAILED) {
-        y->error = "could not map the stored file";
+        y->error = "could not map the file";
         return;
     }
     int rc = yr_rules_scan_mem(rules, map ? map : (const uint8_t *)"", (size_t)n, 0, on_scan, y,
@@ -275,13 +285,16 @@ static void yara_whole(void *state, int fd, const st_file_result *r)
         munmap(map, (size_t)n);
 }
 
+static uint64_t yara_whole_bytes(void)
+{
+    return max_bytes;
+}
+
 static void yara_report(void *state, const st_file_result *r, json_t *entry, json_t *anomalies)
 {
     yara_state *y = state;
     (void)anomalies;
-    const char *skipped = !y || y->done  ? NULL
-                          : r->truncated ? "attachment_store_max"
-                                         : "not stored";
+    const char *skipped = !y || y->done ? NULL : "no copy";
     json_t *o =
         y ? json_pack("{s:O, s:I, s:b, s:I, s:s?, s:s?}", "matches", y->matches, "scanned_bytes",
                       (json_int_t)y->scanned, "truncated", y->truncated, "matches_dropped",
@@ -299,11 +312,12 @@ static void yara_free(void *state)
 
 const st_analyzer st_analyzer_yara = {
     .name = "yara",
-    .help = "libyara rules (yara_rules) over each stored attachment",
+    .help = "libyara rules (yara_rules) over each attachment",
     .setup = yara_setup,
     .teardown = yara_teardown,
     .begin = yara_begin,
     .whole = yara_whole,
+    .whole_bytes = yara_whole_bytes,
     .report = yara_report,
     .free = yara_free,
 };

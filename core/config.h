@@ -29,9 +29,13 @@ struct smtptap_config {
     int archive_attachments;
     int extract_iocs;
     char *ioc_keys;
+    char *ioc_allowlist;
+    long ioc_max;
+    long ioc_max_bytes;
     /* the yara analyzer */
     char *yara_rules;
     long yara_max_bytes;
+    int yara_scan_messages;
     /* capture and reassembly */
     char *live_filter;
     long snaplen;

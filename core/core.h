@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "analyze/file.h"
+#include "analyze/ioc.h"
 #include "capture/maildir.h"
 #include "extract/extract.h"
 #include "output/record.h"
@@ -22,6 +23,8 @@ typedef struct st_core {
     st_extract_config extract;   /* the same extraction for SMTP and message files */
     st_file_kind msg_kind;       /* messages: OUT/messages/, sha256 only */
     st_file_kind attach_kind;    /* attachments: OUT/files/, the always_dispatch chain */
+    st_ioc_engine *iocs;         /* extract_iocs; NULL when off */
+    char *ioc_keys;              /* ",key,key,": ioc_keys lower-cased, for lookup */
     struct st_sink *sink;        /* the records: OUT/sessions.jsonl (output/sink.h) */
     int flush_each;              /* live capture: every record reaches the disk at once */
     smtptap_record_fn record_fn; /* the embedding program's callback; NULL: none */
@@ -51,6 +54,9 @@ typedef struct st_core_msg {
     st_file *eml;  /* NULL when out of memory at begin */
     st_extract *x; /* NULL: the record has no contents */
     uint64_t missing;
+    st_ioc_set *iocs;         /* extract_iocs: this message's; NULL when off */
+    st_ioc_text *ioc_body[2]; /* body, body_html as they stream */
+    unsigned ioc_want;        /* bit 0: body, bit 1: body_html is in ioc_keys */
 } st_core_msg;
 
 /* From the options: the extraction config and the two kinds, the
@@ -71,6 +77,15 @@ json_t *st_core_msg_end(st_core *core, st_core_msg *m, int complete, char sha256
 void st_core_msg_abort(st_core_msg *m);
 /* A quiet stream: buffers given back. */
 void st_core_msg_idle(st_core_msg *m);
+
+/* extract_iocs (core/iocs.c): the engine and ioc_keys at start; per
+ * message, a set fed with the bodies as they stream (begin) and the
+ * ioc_keys headers at the end (finish, before the record is made). */
+int st_core_iocs_setup(st_core *core, char *err, size_t errlen);
+void st_core_iocs_teardown(st_core *core);
+void st_core_iocs_begin(st_core *core, st_core_msg *m);
+void st_core_iocs_finish(st_core *core, st_core_msg *m, const st_xfacts *f);
+void st_core_iocs_free(st_core_msg *m);
 
 /* One message file (core/msgfile.c): dirfd and name as for openat(2),
  * shown is the path written in the record and in errors, source is "eml"

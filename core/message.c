@@ -21,6 +21,22 @@ static const char *option(void *ctx, const char *name)
     return smtptap_config_get(ctx, name);
 }
 
+/* The analyzers of both chains, each once, for setup and teardown. */
+static size_t all_analyzers(const st_core *c, const st_analyzer **all)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->attach_kind.nchain; i++)
+        all[n++] = c->attach_kind.chain[i];
+    for (size_t i = 0; i < c->msg_kind.nchain; i++) {
+        size_t j = 0;
+        while (j < n && all[j] != c->msg_kind.chain[i])
+            j++;
+        if (j == n)
+            all[n++] = c->msg_kind.chain[i];
+    }
+    return n;
+}
+
 int st_core_message_setup(st_core *c, char *err, size_t errlen)
 {
     const smtptap_config *o = c->cfg;
@@ -35,28 +51,36 @@ int st_core_message_setup(st_core *c, char *err, size_t errlen)
     x->mime.max_parts = (size_t)o->mime_max_parts;
     /* the stores are opened later (st_core_message_stores): a bad option
      * fails before anything is created or truncated */
-    if (st_file_kind_init(&c->msg_kind, NULL, (uint64_t)o->message_store_max, "", err, errlen) !=
-            0 ||
+    if (st_file_kind_init(&c->msg_kind, NULL, (uint64_t)o->message_store_max,
+                          o->yara_scan_messages ? "yara" : "", err, errlen) != 0 ||
         st_file_kind_init(&c->attach_kind, NULL, (uint64_t)o->attachment_store_max,
                           o->always_dispatch, err, errlen) != 0)
         return -1;
-    if (st_analyzer_setup(c->attach_kind.chain, c->attach_kind.nchain, option, c->cfg, err,
-                          errlen) == 0)
-        return 0;
-    c->attach_kind.nchain = 0; /* torn down already: nothing for teardown */
-    return -1;
+    const st_analyzer *all[2 * ST_ANALYZERS_MAX];
+    size_t n = all_analyzers(c, all);
+    if (st_analyzer_setup(all, n, option, c->cfg, err, errlen) != 0) {
+        c->attach_kind.nchain = c->msg_kind.nchain = 0; /* torn down already */
+        return -1;
+    }
+    return st_core_iocs_setup(c, err, errlen);
 }
 
 void st_core_message_stores(st_core *c)
 {
     c->msg_kind.store = c->cfg->store_messages ? c->messages : NULL;
     c->attach_kind.store = c->files;
+    /* the messages' store is always open: its tmp folder takes the copies
+     * an analyzer needs of an object that is not stored */
+    st_file_kind_scratch(&c->msg_kind, c->messages);
+    st_file_kind_scratch(&c->attach_kind, c->messages);
 }
 
 void st_core_message_teardown(st_core *c)
 {
-    st_analyzer_teardown(c->attach_kind.chain, c->attach_kind.nchain);
-    c->attach_kind.nchain = 0;
+    const st_analyzer *all[2 * ST_ANALYZERS_MAX];
+    st_analyzer_teardown(all, all_analyzers(c, all));
+    c->attach_kind.nchain = c->msg_kind.nchain = 0;
+    st_core_iocs_teardown(c);
 }
 
 /* The extraction's file callbacks: attachments are attach_kind objects. */
@@ -86,6 +110,7 @@ void st_core_msg_begin(st_core *c, st_core_msg *m)
     m->missing = 0;
     m->eml = st_file_open(&c->msg_kind);
     m->x = m->eml ? st_extract_new(&c->extract, &files) : NULL;
+    st_core_iocs_begin(c, m);
 }
 
 void st_core_msg_data(st_core_msg *m, const uint8_t *d, size_t n)
@@ -124,7 +149,9 @@ json_t *st_core_msg_end(st_core *c, st_core_msg *m, int complete, char sha256[65
     json_t *j = st_record_message_json(r, m->missing, complete, skipped);
     if (m->x) {
         st_extract_finish(m->x);
-        st_message_json(st_extract_facts(m->x), j);
+        st_core_iocs_finish(c, m, st_extract_facts(m->x));
+        st_message_more more = {c->msg_kind.nchain ? m->eml : NULL, m->iocs};
+        st_message_json_more(st_extract_facts(m->x), &more, j);
     }
     st_core_msg_abort(m);
     return j;
@@ -132,6 +159,7 @@ json_t *st_core_msg_end(st_core *c, st_core_msg *m, int complete, char sha256[65
 
 void st_core_msg_abort(st_core_msg *m)
 {
+    st_core_iocs_free(m);
     st_extract_free(m->x);
     st_file_free(m->eml);
     m->x = NULL;

@@ -160,6 +160,8 @@ int st_x_body_data(st_extract *x, const st_mime_part *p, const uint8_t *d, size_
     st_x_body *b = body_of(x, p, &o);
     if (!b)
         return 0;
+    if (x->on_body)
+        x->on_body(x->on_body_ctx, (int)(o - x->f.body), d, n);
     if (x->cfg.omit_body)
         return 1;
     while (n > 0 && !b->stop) {

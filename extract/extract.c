@@ -173,6 +173,12 @@ fail:
     return NULL;
 }
 
+void st_extract_on_body(st_extract *x, st_extract_body_fn fn, void *ctx)
+{
+    x->on_body = fn;
+    x->on_body_ctx = ctx;
+}
+
 void st_extract_feed(st_extract *x, const uint8_t *data, size_t len)
 {
     if (!x->finished && len)

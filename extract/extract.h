@@ -126,6 +126,12 @@ typedef struct st_xfacts {
 typedef struct st_extract st_extract;
 
 st_extract *st_extract_new(const st_extract_config *cfg, const st_extract_files *files);
+
+/* Every decoded byte of the parts chosen as body (which 0) and body_html
+ * (1), in the part's own charset, as they stream: whatever body_max and
+ * omit_body keep of them (the IOC search reads the body this way). */
+typedef void (*st_extract_body_fn)(void *ctx, int which, const uint8_t *data, size_t len);
+void st_extract_on_body(st_extract *x, st_extract_body_fn fn, void *ctx);
 void st_extract_feed(st_extract *x, const uint8_t *data, size_t len);
 void st_extract_gap(st_extract *x, uint64_t len);
 /* Ends the message: every part still open is closed. */

@@ -66,6 +66,8 @@ typedef struct st_x_open {
 struct st_extract {
     st_extract_config cfg;
     st_extract_files files;
+    st_extract_body_fn on_body; /* st_extract_on_body; NULL: none */
+    void *on_body_ctx;
     st_mime *mime;
     int finished;
     st_xfacts f;

@@ -139,7 +139,32 @@ static json_t *anomalies(const st_xfacts *f, json_t *found)
     return list;
 }
 
+/* message.iocs, and the anomalies of its caps. */
+static void iocs(const st_ioc_set *s, json_t *obj, json_t *found)
+{
+    uint64_t dropped, unscanned;
+    char d[48];
+    json_t *j = st_ioc_set_json(s);
+    json_object_set_new(obj, "iocs", j ? j : json_object());
+    st_ioc_set_counts(s, &dropped, &unscanned);
+    if (dropped) {
+        snprintf(d, sizeof d, "%llu more not kept", (unsigned long long)dropped);
+        json_array_append_new(
+            found, json_pack("{s:s, s:s, s:n}", "name", "too_many_iocs", "detail", d, "mime_path"));
+    }
+    if (unscanned) {
+        snprintf(d, sizeof d, "%llu bytes not scanned", (unsigned long long)unscanned);
+        json_array_append_new(found, json_pack("{s:s, s:s, s:n}", "name", "ioc_bytes_unscanned",
+                                               "detail", d, "mime_path"));
+    }
+}
+
 void st_message_json(const st_xfacts *f, json_t *obj)
+{
+    st_message_json_more(f, NULL, obj);
+}
+
+void st_message_json_more(const st_xfacts *f, const st_message_more *more, json_t *obj)
 {
     fields(f, obj);
     bodies(f, obj);
@@ -147,6 +172,10 @@ void st_message_json(const st_xfacts *f, json_t *obj)
     for (size_t i = 0; list && i < f->nattach; i++)
         json_array_append_new(list, attachment(&f->attach[i], found));
     json_object_set_new(obj, "attachments", list);
+    if (more && more->eml)
+        st_file_report_analyzers(more->eml, obj, found);
+    if (more && more->iocs)
+        iocs(more->iocs, obj, found);
     json_t *an = anomalies(f, found);
     if (an)
         json_object_set_new(obj, "anomalies", an);

@@ -239,10 +239,57 @@ class Yara(unittest.TestCase):
         self.assertEqual((late["matches"], late["scanned_bytes"], late["truncated"]), ([], 4000, True))
         self.assertEqual(len(a["planted.exe"]["yara"]["matches"]), 1)  # within the first bytes
 
-    def test_not_stored_is_not_scanned_and_says_why(self):
-        a = self.atts("--yara-rules", self.rules, "-O", "smtp:archive_attachments=false")
-        for att in a.values():
-            self.assertEqual((att["yara"]["matches"], att["yara"]["skipped"]), ([], "not stored"))
+    def test_not_stored_is_scanned_from_a_copy_that_is_removed(self):
+        r = smtptap("-O", "smtp:always_dispatch=hash,yara", "--yara-rules", self.rules,
+                    "-O", "smtp:archive_attachments=false", "--eml", self.eml)
+        out = r.out
+        self.assertEqual(r.rc, 0, r.stderr)
+        a = {x["filename"]: x for x in r.records[0]["transactions"][0]["message"]["attachments"]}
+        self.assertEqual([m["rule"] for m in a["planted.exe"]["yara"]["matches"]],
+                         ["PlantedMarker"])
+        self.assertEqual(a["late.bin"]["yara"]["scanned_bytes"], 5000 + len(PLANTED))
+        self.assertEqual(a["clean.bin"]["yara"]["matches"], [])
+        for x in a.values():
+            self.assertIsNone(x["stored"])
+            self.assertIsNone(x["yara"]["skipped"])
+        self.assertFalse(os.path.exists(os.path.join(out, "files")))
+        left = [f for d, _, fs in os.walk(out) for f in fs if ".tmp" in d]
+        self.assertEqual(left, [], "scratch copies left behind")
+
+    def test_over_the_store_cap_is_scanned_over_the_part_kept(self):
+        # late.bin: 5000 zero bytes, then the planted bytes; a cap of 5100
+        # keeps the MZ but not the marker, a cap above its size keeps all
+        a = self.atts("--yara-rules", self.rules, "--set", "attachment_store_max=5100")
+        late = a["late.bin"]
+        self.assertEqual((late["stored"], late["truncated"]), (None, True))
+        self.assertEqual((late["yara"]["matches"], late["yara"]["scanned_bytes"],
+                          late["yara"]["truncated"]), ([], 5100, True))
+        self.assertEqual(len(a["planted.exe"]["yara"]["matches"]), 1)  # under the cap: stored
+
+    def test_yara_scan_messages_scans_the_whole_message(self):
+        with open(self.eml, "rb") as f:
+            raw = f.read()
+        for stored in ("true", "false"):
+            r = smtptap("-O", "smtp:always_dispatch=hash", "--yara-rules", self.rules,
+                        "--set", "yara_scan_messages=true", "--set", "store_messages=" + stored,
+                        "--eml", self.eml)
+            self.assertEqual(r.rc, 0, r.stderr)
+            m = r.records[0]["transactions"][0]["message"]
+            # the planted bytes are base64 in the message: only rules over the
+            # raw text can match it, so write one that does
+            self.assertEqual(m["yara"]["scanned_bytes"], len(raw), stored)
+            self.assertEqual(m["yara"]["matches"], [], stored)
+            for a in m["attachments"]:
+                self.assertNotIn("yara", a)
+        rule = os.path.join(self.dir, "raw.yar")
+        with open(rule, "w") as f:
+            f.write('rule RawSubject { strings: $s = "Content-Disposition" condition: $s }\n')
+        r = smtptap("--yara-rules", rule, "--set", "yara_scan_messages=true", "--eml", self.eml)
+        m = r.records[0]["transactions"][0]["message"]
+        self.assertIn(b"Content-Disposition", raw)
+        self.assertEqual([x["rule"] for x in m["yara"]["matches"]], ["RawSubject"])
+        r = smtptap("--eml", self.eml)
+        self.assertNotIn("yara", r.records[0]["transactions"][0]["message"])
 
     def test_broken_rules_fail_at_start_naming_file_and_line(self):
         bad = os.path.join(self.dir, "bad.yar")

@@ -132,6 +132,9 @@ ANOMALY_TESTS = {
     # Message, from the analyzers
     "content_type_mismatch": [
         I + "test_analyzers.py:Magic.test_types_as_file_says_and_the_disguised_executable"],
+    # Message, from the IOC search
+    "too_many_iocs": [I + "test_iocs.py:MessageIocs.test_caps_are_counted_and_said"],
+    "ioc_bytes_unscanned": [I + "test_iocs.py:MessageIocs.test_caps_are_counted_and_said"],
     # Message, from the TNEF decoder
     "tnef_bad_signature": [TNEF_C + "test_bad_signature",
                            HERE + "ExtractAnomalies.test_tnef_bad_signature"],

@@ -32,12 +32,13 @@ TABLES = {
     "Message contents": "message",
     "Message-file record": "message_file_record",
     "Attachment": "attachment",
+    "IOCs": "iocs",
     "stats.json": "stats:",
     "Under `reassembly`": "stats:reassembly",
 }
 # Definitions with a table of their own: a row pointing to one is not checked for its keys.
 TABLED = {"transaction", "smtp_transaction", "file_transaction", "message", "attachment",
-          "stats:reassembly"}
+          "iocs", "stats:reassembly"}
 DOC_TYPES = {"string": "string", "number": "integer", "bool": "boolean", "array": "array",
              "object": "object", "null": "null"}
 # The anomaly lists of record.md (a bullet's first word) -> the schema's enum.
