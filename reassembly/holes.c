@@ -9,21 +9,21 @@
  * each missing range as a gap, advance the half-stream's count and offset
  * past it, and free the queue.
  *
- * Entry points: st_rs_check_holes (after each packet), st_rs_salvage_half
- * (libnids' BIGQUEUE warning, just before it frees the queue),
- * st_rs_skip_holes (idle streams), st_rs_salvage (a stream's end),
- * st_rs_drop_queue.
+ * Entry points: st_rs_salvage_half (reorder.c decides when; libnids'
+ * BIGQUEUE warning, just before it frees the queue), st_rs_drop_queue,
+ * st_rs_announce_gap, st_rs_queued_fin_acked.
  *
- * When: the receiver acknowledged bytes we never saw (the capture lost
- * them, not the network), the queue passed ooo_limit, the stream went
- * idle (no retransmission is coming), or the stream ends.
+ * When is reorder.c's business: the receiver acknowledged bytes we never
+ * saw and no late copy came within the reordering window, the queue (or
+ * what the other side holds for it) passed ooo_limit, the stream went
+ * idle, or it ends.
  *
  * Limits: the queue is freed only outside libnids callbacks (its
  * prune_queue still holds the list across our hook). Nothing fails: a
  * consumer that drops the stream during delivery stops the salvage (0).
  *
- * Not handled: a hole that a late retransmission would have filled after
- * we skipped it (those bytes are then old data to libnids, and dropped).
+ * Not handled: a hole that a late copy would have filled after we skipped
+ * it (those bytes are then old data to libnids, and dropped).
  */
 #include <stdlib.h>
 
@@ -63,7 +63,7 @@ static void queued_fin(struct half_stream *snd, const struct half_stream *rcv, u
     snd->state = st_rs_seq_after(rcv->ack_seq, end) ? ST_NIDS_FIN_CONFIRMED : ST_NIDS_FIN_SENT;
 }
 
-static void announce_gap(st_rs_stream *rs, int from, uint32_t n)
+void st_rs_announce_gap(st_rs_stream *rs, int from, uint32_t n)
 {
     rs->st[from].missing += n;
     st_rs.counters.holes++;
@@ -71,10 +71,20 @@ static void announce_gap(st_rs_stream *rs, int from, uint32_t n)
     st_rs.ops.gap(st_rs.app, rs->user, from, n);
 }
 
+/* Move the half-stream n bytes on without delivering them: a gap. */
+static void skip_bytes(st_rs_stream *rs, int from, struct half_stream *rcv, uint32_t n)
+{
+    st_rs_announce_gap(rs, from, n);
+    rcv->count += (int)n;
+    rcv->offset += (int)n;
+}
+
 /* Deliver what libnids holds behind a hole in one half-stream, announcing
- * every missing range, and move the half-stream past it. Returns 0 when the
- * consumer dropped the stream. */
-int st_rs_salvage_half(st_rs_stream *rs, int from)
+ * every missing range, and move the half-stream past it; with a limit,
+ * only up to that sequence number, and missing bytes up to it are a gap
+ * even beyond the queue (the other side acknowledged them). Returns 0
+ * when the consumer dropped the stream. */
+int st_rs_salvage_to(st_rs_stream *rs, int from, const uint32_t *limit)
 {
     struct tcp_stream *a = rs->tcp;
     struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
@@ -83,31 +93,43 @@ int st_rs_salvage_half(st_rs_stream *rs, int from)
         return 1;
     uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
     for (struct skbuff *skb = rcv->list; skb; skb = skb->next) {
-        int32_t ahead = (int32_t)(skb->seq - exp);
-        if (ahead > 0) {
-            announce_gap(rs, from, (uint32_t)ahead);
-            rcv->count += ahead;
-            rcv->offset += ahead;
-            exp += (uint32_t)ahead;
+        uint32_t end = skb->seq + skb->len;
+        if (limit && !st_rs_seq_after(*limit, skb->seq))
+            break; /* sent after what the limit asks for */
+        if (limit && st_rs_seq_after(end, *limit))
+            end = *limit;
+        if (st_rs_seq_after(skb->seq, exp) && st_rs_seq_after(end, exp)) {
+            skip_bytes(rs, from, rcv, skb->seq - exp);
+            exp = skb->seq;
         }
-        int32_t fresh = (int32_t)(skb->seq + skb->len - exp);
-        if (fresh > 0) {
-            const uint8_t *p = (const uint8_t *)skb->data + (skb->len - (uint32_t)fresh);
-            rcv->count += fresh;
-            rcv->offset += fresh;
-            exp += (uint32_t)fresh;
-            if (!st_rs_deliver(rs, from, p, (size_t)fresh))
+        if (st_rs_seq_after(end, exp)) {
+            const uint8_t *p = (const uint8_t *)skb->data + (exp - skb->seq);
+            uint32_t fresh = end - exp;
+            rcv->count += (int)fresh;
+            rcv->offset += (int)fresh;
+            exp = end;
+            if (!st_rs_deliver(rs, from, p, fresh))
                 return 0;
         }
         if (skb->fin && skb->seq + skb->len == exp)
             queued_fin(snd, rcv, exp);
     }
+    if (limit && st_rs_seq_after(*limit, exp))
+        skip_bytes(rs, from, rcv, *limit - exp);
     return 1;
 }
 
-int st_rs_salvage(st_rs_stream *rs)
+int st_rs_salvage_half(st_rs_stream *rs, int from)
 {
-    return st_rs_salvage_half(rs, ST_FROM_CLIENT) && st_rs_salvage_half(rs, ST_FROM_SERVER);
+    return st_rs_salvage_to(rs, from, NULL);
+}
+
+int st_rs_queued_fin_acked(const struct half_stream *rcv)
+{
+    for (const struct skbuff *q = rcv->list; q; q = q->next)
+        if (q->fin && !st_rs_seq_after(q->seq + q->len + 1, rcv->ack_seq))
+            return 1;
+    return 0;
 }
 
 /* After salvage_half the queued segments are all delivered; libnids would
@@ -124,37 +146,4 @@ void st_rs_drop_queue(struct half_stream *rcv)
     }
     rcv->list = rcv->listtail = NULL;
     rcv->rmem_alloc = 0;
-}
-
-/* A hole is certain once the receiver acknowledged bytes we never saw, and
- * not worth waiting for once the queue behind it is large. */
-void st_rs_check_holes(st_rs_stream *rs)
-{
-    struct tcp_stream *a = rs->tcp;
-    for (int from = 0; from < 2; from++) {
-        struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
-        struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
-        if (!rcv->list || !rcv->collect)
-            continue;
-        uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
-        if (rcv->rmem_alloc > st_rs.cfg.ooo_limit || st_rs_seq_after(rcv->ack_seq, exp)) {
-            if (!st_rs_salvage_half(rs, from))
-                return;
-            st_rs_drop_queue(rcv);
-        }
-    }
-}
-
-/* Deliver both directions past their holes, and free what libnids queued. */
-int st_rs_skip_holes(st_rs_stream *rs)
-{
-    for (int from = 0; from < 2; from++) {
-        struct half_stream *rcv = from == ST_FROM_CLIENT ? &rs->tcp->server : &rs->tcp->client;
-        if (!rcv->list)
-            continue;
-        if (!st_rs_salvage_half(rs, from))
-            return 0;
-        st_rs_drop_queue(rcv);
-    }
-    return 1;
 }

@@ -70,6 +70,7 @@ static void endpoint_of(st_endpoint *ep, u_int addr_be, u_short port)
 void st_rs_release(st_rs_stream *rs)
 {
     st_rs_idle_unlink(rs);
+    st_rs_held_free(rs);
     if (st_v6map_is_mapped(rs->tuple.saddr))
         st_v6map_unref(rs->tuple.saddr);
     if (st_v6map_is_mapped(rs->tuple.daddr))
@@ -101,7 +102,7 @@ int st_rs_deliver(st_rs_stream *rs, int from, const uint8_t *p, size_t n)
 void st_rs_finish(st_rs_stream *rs, st_close_reason why)
 {
     struct tcp_stream *a = rs->tcp;
-    if (!st_rs_salvage(rs))
+    if (!st_rs_flush_all(rs))
         return;
     a->user = NULL;
     st_rs.ops.close(st_rs.app, rs->user, why, rs->st, &st_rs.hdr.ts);
@@ -160,7 +161,7 @@ static void on_data(struct tcp_stream *a, st_rs_stream *rs)
     if (h->count_new <= 0)
         return;
     const uint8_t *p = (const uint8_t *)h->data + (h->count - h->offset - h->count_new);
-    st_rs_deliver(rs, from, p, (size_t)h->count_new);
+    st_rs_data(rs, from, p, (size_t)h->count_new);
 }
 
 static void on_tcp(struct tcp_stream *a, void **param)
@@ -204,7 +205,9 @@ static void on_tcp(struct tcp_stream *a, void **param)
 typedef struct {
     struct tuple4 t; /* as libnids keys it: ports in host order, addresses as on the wire */
     uint8_t flags;   /* TCP flags */
+    uint32_t seq;    /* sequence number, host order */
     uint32_t ack;    /* acknowledgement number, host order */
+    uint32_t len;    /* payload bytes */
     int carries;     /* payload or FIN: something libnids' window check applies to */
 } tcp_key;
 
@@ -216,12 +219,15 @@ static uint16_t rd16(const uint8_t *p)
 static void key_of(const uint8_t *ip, size_t ihl, size_t tot, tcp_key *k)
 {
     const uint8_t *th = ip + ihl;
-    k->carries = (th[13] & TH_FIN) || tot > ihl + (size_t)(th[12] >> 4) * 4;
+    size_t hdr = ihl + (size_t)(th[12] >> 4) * 4;
+    k->len = tot > hdr ? (uint32_t)(tot - hdr) : 0;
+    k->carries = (th[13] & TH_FIN) || k->len;
     memcpy(&k->t.saddr, ip + 12, 4);
     memcpy(&k->t.daddr, ip + 16, 4);
     k->t.source = rd16(th);
     k->t.dest = rd16(th + 2);
     k->flags = th[13];
+    k->seq = (uint32_t)rd16(th + 4) << 16 | rd16(th + 6);
     k->ack = (uint32_t)rd16(th + 8) << 16 | rd16(th + 10);
 }
 
@@ -282,6 +288,11 @@ static void after_packet(const tcp_key *k)
     if (!rs)
         return;
     rs->last_sec = st_rs.hdr.ts.tv_sec;
+    struct half_stream *low = st_rs.lowered;
+    st_rs.lowered = NULL;
+    if (low && (low == &rs->tcp->client || low == &rs->tcp->server) &&
+        st_rs_seq_after(st_rs.lowered_ack, low->ack_seq))
+        low->ack_seq = st_rs.lowered_ack;
     if (rs->one_sided) {
         /* No server ACK will ever move libnids' window: acknowledge for it. */
         struct tcp_stream *a = rs->tcp;
@@ -323,14 +334,24 @@ static void fake_synack(struct tcp_stream *a, const tcp_key *k)
 /* libnids drops a segment beyond the receiver's last ACK plus its window.
  * A passive monitor should not: ACKs go missing in captures, and synthetic
  * or one-sided traces have none. Let the window start where reassembly
- * stands instead, whenever that is further than the last ACK seen. */
-static void open_window(struct tcp_stream *a, int from)
+ * stands instead, whenever that is further than the last ACK seen.
+ * libnids also drops a segment that ends before the receiver's last ACK,
+ * as old; but a segment captured after the ACK that covers it (a tap
+ * reorders) is new to us: for that packet the window starts where
+ * reassembly stands too, and the ACK is put back after it (after_packet). */
+static void open_window(struct tcp_stream *a, int from, const tcp_key *k)
 {
     struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
     struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
     uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
-    if (st_rs_seq_after(exp, rcv->ack_seq))
+    if (st_rs_seq_after(exp, rcv->ack_seq)) {
         rcv->ack_seq = exp;
+    } else if (st_rs_seq_after(rcv->ack_seq, k->seq + k->len) &&
+               st_rs_seq_after(k->seq + k->len, exp)) {
+        st_rs.lowered = rcv;
+        st_rs.lowered_ack = rcv->ack_seq;
+        rcv->ack_seq = exp;
+    }
 }
 
 /* What we do before libnids sees a packet, on the stream it belongs to:
@@ -346,13 +367,17 @@ static void before_packet(const tcp_key *k)
         before_syn(a);
     else if (from == ST_FROM_CLIENT && syn_ack_rst == TH_ACK)
         fake_synack(a, k);
+    st_rs.cur_tcp = a;
+    st_rs.cur_from = from;
+    st_rs.cur_acks = (k->flags & TH_ACK) != 0;
+    st_rs.cur_ack = k->ack;
     if (!a->user)
         return; /* in the handshake: on_established counts it */
     /* Counted before libnids sees it: the packet that closes a stream (the
      * last ACK, a RST) frees it inside libnids, record written. */
     ((st_rs_stream *)a->user)->st[from].packets++;
     if (k->carries)
-        open_window(a, from);
+        open_window(a, from, k);
 }
 
 /* Feed one IPv4 packet (ours or a mapped IPv6 one) to libnids. */
@@ -368,8 +393,10 @@ static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
      * hands a freed stream's slot to the next one, which must not be
      * taken for one-sided. */
     synthesized = NULL;
+    st_rs.cur_tcp = NULL;
     if (k)
         after_packet(k);
+    st_rs.lowered = NULL; /* its stream may be gone */
 }
 
 static void feed_ipv4(const uint8_t *ip, size_t len)

@@ -102,6 +102,7 @@ typedef struct st_reasm_counters {
     uint64_t streams;           /* streams handed to open() */
     uint64_t holes;             /* holes skipped */
     uint64_t hole_bytes;        /* bytes in them */
+    uint64_t held_bytes;        /* bytes held until what they acknowledge arrived (reorder.c) */
     uint64_t idle_closed;       /* streams closed by the idle sweep */
     uint64_t reused;            /* streams closed because their 4-tuple was reused */
     uint64_t evicted;           /* streams evicted because the table was full */

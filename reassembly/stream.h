@@ -13,6 +13,25 @@
 
 #include "reassembly/reasm.h"
 
+/* Packet time an ACKed hole is waited for before it is skipped: a
+ * segment captured after the ACK that covers it comes within it. */
+#define ST_RS_REORDER_US 500000LL
+
+/* Bytes of one direction held back until the other direction is complete
+ * up to what they acknowledge (reorder.c): in arrival order, each run
+ * ending at mark[i].end needing the other side up to mark[i].ack. */
+#define ST_RS_HELD_MARKS 32
+
+typedef struct st_rs_held {
+    uint8_t *buf;
+    size_t len, cap;
+    struct {
+        size_t end;
+        uint32_t ack;
+    } mark[ST_RS_HELD_MARKS];
+    int nmark;
+} st_rs_held;
+
 typedef struct st_rs_stream {
     struct tcp_stream *tcp;
     struct tuple4 tuple;
@@ -21,6 +40,9 @@ typedef struct st_rs_stream {
     long last_sec;
     struct st_rs_stream *prev, *next; /* idle list, least recently active first */
     int one_sided;                    /* only the client's packets are in the capture */
+    st_rs_held held[2];               /* by the direction the bytes come from */
+    long long acked_since[2];         /* packet time (us) the other side acknowledged
+                                       * bytes of this direction we lack; 0: none */
 } st_rs_stream;
 
 typedef struct st_rs_state {
@@ -33,6 +55,13 @@ typedef struct st_rs_state {
     st_rs_stream *idle_head, *idle_tail;
     st_rs_stream *trim_from; /* every stream before it in the idle list is trimmed */
     long last_sweep;
+    /* the packet libnids is processing: whose acknowledgement its data carries */
+    struct tcp_stream *cur_tcp;
+    int cur_from, cur_acks;
+    uint32_t cur_ack;
+    /* a half-stream whose ACK open_window set back for this packet, and the ACK */
+    struct half_stream *lowered;
+    uint32_t lowered_ack;
 } st_rs_state;
 
 extern st_rs_state st_rs;
@@ -48,12 +77,20 @@ void st_rs_drop(st_rs_stream *rs);
 void st_rs_release(st_rs_stream *rs);
 void st_rs_finish(st_rs_stream *rs, st_close_reason why);
 
-/* holes.c: skipping what libnids would wait for forever */
+/* holes.c: delivering what libnids would wait for forever */
 int st_rs_salvage_half(st_rs_stream *rs, int from);
-int st_rs_salvage(st_rs_stream *rs);
+int st_rs_salvage_to(st_rs_stream *rs, int from, const uint32_t *limit);
 void st_rs_drop_queue(struct half_stream *rcv);
+void st_rs_announce_gap(st_rs_stream *rs, int from, uint32_t n);
+/* A FIN waits in the queue and the other side acknowledged it. */
+int st_rs_queued_fin_acked(const struct half_stream *rcv);
+
+/* reorder.c: holding bytes until what they answer arrived; when to skip */
+int st_rs_data(st_rs_stream *rs, int from, const uint8_t *p, size_t n);
 void st_rs_check_holes(st_rs_stream *rs);
 int st_rs_skip_holes(st_rs_stream *rs);
+int st_rs_flush_all(st_rs_stream *rs);
+void st_rs_held_free(st_rs_stream *rs);
 
 /* idle.c: the idle list, buffer trimming, the idle timeout */
 void st_rs_idle_unlink(st_rs_stream *rs);

@@ -409,12 +409,6 @@ XFAIL = {
         "utf-8) decodes to bytes that are no UTF-8 (the anonymised 'xxxx...'); the record keeps "
         "them only as U+FFFD in body and hashes no body part, so Arkime's md5 5b153a60... of the "
         "part cannot be checked (re-encoded, the body gives 617a7e95...)"),
-    # expected to fail until issue 9 (reordering is not loss)
-    ("arkime/smtp-decrypted", "content"): (
-        "issue 9 (reordering is not loss): session 185.25.10.15:49475, IMG_20201225_085941.jpeg "
-        "has md5 71ccc37f... and missing_bytes 4344 where Arkime states 0ff797a4...: frames 29-31 "
-        "carry client bytes 11777-16121 after the server's ACK of 16731 (frame 28) and are "
-        "dropped as lost, though they are in the capture (the whole message is 16529 bytes)"),
     # expected to fail until issue 10 (limits never hide)
     ("zeek/smtp-many-addresses", "content"): (
         "issue 10 (a header block over its cap loses to/cc): the header block is over 65536 bytes "

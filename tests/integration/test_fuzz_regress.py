@@ -449,9 +449,6 @@ class FuzzRegress(unittest.TestCase):
                              "%s: reordered and duplicated, not the clean run's records"
                              % os.path.relpath(files[i], ROOT))
 
-    # expected to fail until issue 9 (reordering is not loss): a segment captured after the
-    # ACK that covers it is taken for lost, so the differential check fails on them.
-    @unittest.expectedFailure
     def test_tcp_late_segments(self):
         """fuzz_tcp's differential mode with late segments (FUZZ_TCP_DIFF=2): the seeds whose
         header asks for segments captured after the peer's ACK, and fuzz/known/fuzz_tcp/late-*,

@@ -46,6 +46,7 @@
 
 #include "capture/source.h"
 #include "reassembly/reasm.h"
+#include "reassembly/stream.h"
 
 #define UNUSED_OK __attribute__((unused))
 
@@ -499,6 +500,15 @@ UNUSED_OK static void ack_to(conn *c, int from, uint32_t off)
     c->acked[from] = off;
     send_raw(c, from, F_ACK, seq_of(c, from, c->next[from]) + (uint32_t)c->fin[from],
              ack_of(c, from), NULL, 0);
+}
+
+/* The reordering window passes (reassembly/reorder.c): `from` repeats its
+ * acknowledgement ST_RS_REORDER_US of packet time later, and a hole that it
+ * covers is then known to be lost, not late. */
+UNUSED_OK static void reorder_window_passes(conn *c, int from)
+{
+    advance_ms(ST_RS_REORDER_US / 1000);
+    ack_to(c, from, c->acked[from]);
 }
 
 /* `from` acknowledges everything the peer has sent (including its FIN). */
