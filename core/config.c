@@ -70,7 +70,8 @@ static const opt options[] = {
     {"omit_body", "smtp", OPT_BOOL, O(omit_body), "false", 0, 1,
      "stoQ: leave body and body_html out of the record"},
     {"always_dispatch", "smtp", OPT_STR, O(always_dispatch), "hash", 0, 0,
-     "stoQ: analyzers run on every attachment, comma-separated (built in: hash, magic, yara, iocs)"},
+     "stoQ: analyzers run on every attachment, comma-separated (built in: hash, magic, yara, "
+     "iocs)"},
     {"archive_attachments", "smtp", OPT_BOOL, O(archive_attachments), "true", 0, 1,
      "stoQ: write attachments to files/<aa>/<sha256>"},
     {"extract_iocs", "smtp", OPT_BOOL, O(extract_iocs), "false", 0, 1,
@@ -100,6 +101,8 @@ static const opt options[] = {
      "seconds of packet time after which a silent session is closed"},
     {"ooo_limit", "capture", OPT_INT, O(ooo_limit), "32768", 1024, 60000,
      "bytes queued behind a hole before the hole is skipped"},
+    {"hole_grace", "capture", OPT_INT, O(hole_grace), "1000", 0, 60000,
+     "ms of packet time a hole the receiver acknowledged waits for a late copy (taps reorder)"},
     {"max_line", "limits", OPT_INT, O(max_line), "4096", 512, 1 << 20,
      "longest SMTP command/reply line kept"},
     {"max_pending", "limits", OPT_INT, O(max_pending), "1000", 1, 100000,

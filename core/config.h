@@ -42,6 +42,7 @@ struct smtptap_config {
     long max_streams;
     long idle_timeout;
     long ooo_limit;
+    long hole_grace;
     /* SMTP and record limits */
     long max_line;
     long max_pending;

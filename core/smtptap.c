@@ -159,6 +159,7 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
     rc.max_streams = (int)c->cfg->max_streams;
     rc.idle_timeout = (int)c->cfg->idle_timeout;
     rc.ooo_limit = (int)c->cfg->ooo_limit;
+    rc.hole_grace = (int)c->cfg->hole_grace;
     if (st_reasm_init(&rc, &st_session_ops, c, err, errlen) != 0) {
         free_core(t);
         return NULL;

@@ -502,6 +502,7 @@ void st_reasm_config_default(st_reasm_config *c)
     c->max_streams = 32768;
     c->idle_timeout = 300;
     c->ooo_limit = 32768;
+    c->hole_grace = 1000;
 }
 
 int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char *err,

@@ -86,6 +86,7 @@ typedef struct st_reasm_config {
     int max_streams;  /* concurrent TCP streams (libnids table); default 32768 */
     int idle_timeout; /* seconds of packet time without a packet; default 300 */
     int ooo_limit;    /* bytes queued behind a hole before it is skipped; default 32768 */
+    int hole_grace;   /* ms of packet time an ACKed hole waits for a late copy; default 1000 */
 } st_reasm_config;
 
 typedef struct st_reasm_counters {

@@ -11,7 +11,7 @@
  * is about to come. So X's bytes are held, in order, until Y is complete
  * up to the acknowledged point (the late segment came: nothing is lost),
  * and Y's hole is skipped only when the capture really lost it: the
- * acknowledgement is older than ST_RS_REORDER_US of packet time, the
+ * acknowledgement is older than hole_grace (ms of packet time), the
  * bytes held or queued pass ooo_limit, the stream goes idle or ends. Then
  * Y's missing bytes, up to what X acknowledged, are announced as a gap
  * before X's held bytes are delivered: the consumer sees the dialogue in
@@ -195,8 +195,8 @@ static int worth_waiting(st_rs_stream *rs, int from)
     }
     if (!rs->acked_since[from])
         rs->acked_since[from] = now_us();
-    return now_us() - rs->acked_since[from] < ST_RS_REORDER_US && !st_rs_queued_fin_acked(rcv) &&
-           rcv->rmem_alloc <= st_rs.cfg.ooo_limit &&
+    return now_us() - rs->acked_since[from] < st_rs.cfg.hole_grace * 1000LL &&
+           !st_rs_queued_fin_acked(rcv) && rcv->rmem_alloc <= st_rs.cfg.ooo_limit &&
            rs->held[!from].len <= (size_t)st_rs.cfg.ooo_limit;
 }
 

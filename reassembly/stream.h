@@ -13,10 +13,6 @@
 
 #include "reassembly/reasm.h"
 
-/* Packet time an ACKed hole is waited for before it is skipped: a
- * segment captured after the ACK that covers it comes within it. */
-#define ST_RS_REORDER_US 500000LL
-
 /* Bytes of one direction held back until the other direction is complete
  * up to what they acknowledge (reorder.c): in arrival order, each run
  * ending at mark[i].end needing the other side up to mark[i].ack. */

@@ -503,11 +503,11 @@ UNUSED_OK static void ack_to(conn *c, int from, uint32_t off)
 }
 
 /* The reordering window passes (reassembly/reorder.c): `from` repeats its
- * acknowledgement ST_RS_REORDER_US of packet time later, and a hole that it
+ * acknowledgement hole_grace of packet time later, and a hole that it
  * covers is then known to be lost, not late. */
 UNUSED_OK static void reorder_window_passes(conn *c, int from)
 {
-    advance_ms(ST_RS_REORDER_US / 1000);
+    advance_ms(st_rs.cfg.hole_grace);
     ack_to(c, from, c->acked[from]);
 }
 

@@ -53,7 +53,7 @@ static void test_lost_command_then_reply(void **state)
     c.next[C] = 20; /* [10,20) sent, never captured */
     ack_to(&c, S, 20);
     say(&c, S, 6);
-    advance_ms(ST_RS_REORDER_US / 1000 - 10);
+    advance_ms(st_rs.cfg.hole_grace - 10);
     ack_to(&c, S, 20); /* still within the window */
     assert_log("open 0\n"
                "data 0 c 10\n");
