@@ -1,9 +1,13 @@
 /*
  * maildir.c - the messages of a Maildir's new/, and those delivered later.
  *
- * A Maildir is delivered to by writing in tmp/ and renaming into new/, so
- * a name that appears in new/ (IN_MOVED_TO) is a whole message;
- * IN_CLOSE_WRITE catches writers that skip tmp/. The watch is set before
+ * A Maildir is delivered to by writing in tmp/ and renaming (IN_MOVED_TO)
+ * or linking (IN_CREATE: Postfix's local and virtual) into new/, so a name
+ * that appears in new/ is a whole message; IN_CLOSE_WRITE catches writers
+ * that skip tmp/. A name that appears while some process still has it
+ * open for writing (a read lease cannot be had) is left for the
+ * IN_CLOSE_WRITE that will follow; where no lease can be asked for (not
+ * the file's owner, no CAP_LEASE) the Maildir convention is trusted. The watch is set before
  * new/ is scanned, so a message delivered during the scan is not missed.
  * A name seen twice (by the scan and an event, by a rescan after the
  * event queue overflowed, or by two events) is processed once: names are
@@ -37,7 +41,8 @@
 #define SEEN_GEN   32768 /* names per generation; two generations are kept */
 #define SEEN_SLOTS 65536 /* per generation: at most half full */
 #define POLL_MS    250   /* how soon a stop from another thread is noticed */
-#define WATCH_MASK (IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define WATCH_MASK                                                                                 \
+    (IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 /* A name is kept as 128 bits of its SHA-256: a fixed size whatever its
  * length, and no crafted name collides with another. Never all zero. */
@@ -118,10 +123,27 @@ static void note_error(watch *w, const char *why)
     w->errs[used + n] = 0;
 }
 
-static void process(watch *w, const char *name)
+/* Some process has the file open for writing: a read lease is refused
+ * with EAGAIN exactly then (fcntl(2)). */
+static int being_written(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* gone, or not a file: process() says so */
+    int busy = fcntl(fd, F_SETLEASE, F_RDLCK) != 0 && errno == EAGAIN;
+    if (!busy)
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+    close(fd);
+    return busy;
+}
+
+/* check: the name may still be being written (it was created in new/, or
+ * found there by a scan). */
+static void process(watch *w, const char *name, int check)
 {
     char shown[4096 + 300], why[sizeof w->errs];
-    if (name[0] == '.' || name[0] == 0 || seen_add(&w->seen, name))
+    if (name[0] == '.' || name[0] == 0 || (check && being_written(w->dirfd, name)) ||
+        seen_add(&w->seen, name))
         return;
     snprintf(shown, sizeof shown, "%s/new/%s", w->dir, name);
     if (w->fn(w->ctx, w->dirfd, name, shown, why, sizeof why) < 0)
@@ -149,7 +171,7 @@ static int scan(watch *w, char *err, size_t errlen)
             }
             break;
         }
-        process(w, e->d_name);
+        process(w, e->d_name, 1);
     }
     closedir(d);
     return rc;
@@ -169,7 +191,7 @@ static int events(watch *w, const char *buf, size_t len, char *err, size_t errle
             snprintf(err, errlen, "%s/new: removed or moved away, no longer watched", w->dir);
             return -1;
         } else if (ev->len && !(ev->mask & IN_ISDIR)) {
-            process(w, ev->name);
+            process(w, ev->name, (ev->mask & IN_CREATE) != 0);
         }
     }
     return 0;
