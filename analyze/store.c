@@ -10,11 +10,20 @@
  * it ends, so that a consumer that needs the object as a file (YARA) can
  * still read that much of it; a scratch object (st_store_begin_scratch)
  * is only that: a tmp file for such a consumer, never given a name.
+ *
+ * Files are created 0640 and folders 0750 (before the umask): mail and
+ * attachments are not for every local user to read.
+ *
+ * Tmp files are named <pid>.<n>: at open, those of processes that no
+ * longer run (a killed run) are removed; those of live ones (another
+ * smtptap writing to the same store) are left alone.
  */
 #include "analyze/store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +61,28 @@ static int mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    return mkdir(tmp, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The tmp files a dead process left behind. */
+static void remove_stale(const char *tmpdir)
+{
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char *dot;
+        long pid = strtol(e->d_name, &dot, 10);
+        if (pid <= 0 || *dot != '.' || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d)
+        closedir(d);
 }
 
 st_store *st_store_open(const char *root, const char *dir, const char *suffix, char *err,
@@ -77,6 +103,7 @@ st_store *st_store_open(const char *root, const char *dir, const char *suffix, c
         st_store_close(s);
         return NULL;
     }
+    remove_stale(tmpdir);
     return s;
 }
 
@@ -124,7 +151,7 @@ static int create_tmp(st_store_obj *o)
 {
     snprintf(o->tmp, sizeof o->tmp, "%s/.tmp/%ld.%llu", o->s->base, (long)getpid(),
              (unsigned long long)o->s->seq++);
-    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (o->fd < 0) {
         o->err = errno;
         o->tmp[0] = 0;
@@ -187,12 +214,12 @@ static void commit(st_store_obj *o, const char *h, st_store_result *r)
     snprintf(dir, sizeof dir, "%s/%.2s", o->s->base, h);
     snprintf(final, sizeof final, "%s/%s%s", dir, h, o->s->suffix);
     snprintf(r->path, sizeof r->path, "%s/%.2s/%s%s", o->s->rel, h, h, o->s->suffix);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
         o->err = errno;
         return;
     }
     if (o->fd < 0) { /* empty object: nothing was flushed */
-        int fd = open(final, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        int fd = open(final, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0)
             o->err = errno;
         else

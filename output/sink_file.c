@@ -1,12 +1,15 @@
 /*
  * sink_file.c - the "file" sink: record lines to OUT/sessions.jsonl.
  *
- * The file is created or truncated at open (as fopen "w" would) and lines
- * gather in a 64 KiB buffer of whole lines, written out when the next line
- * does not fit and on every flush; a line larger than the buffer is
- * written on its own. reopen closes the file and opens the same path
- * again in append mode, so that after logrotate moved it away a new file
- * is started and nothing is ever truncated.
+ * The file is opened for appending (O_APPEND, as Suricata's eve.json): a
+ * rerun, a restart or an external copytruncate never destroys a record
+ * already written. A last line without its newline (a run killed in the
+ * middle of a write) is set aside at open: moved to sessions.jsonl.torn
+ * and cut off, so that the file holds whole lines only. Lines gather in a
+ * 64 KiB buffer of whole lines, written out when the next line does not
+ * fit and on every flush; a line larger than the buffer is written on its
+ * own. reopen closes the file and opens the same path again, so that after
+ * logrotate moved it away a new file is started.
  *
  * Whole lines: when a write(2) fails or is cut short (full disk, quota,
  * file size limit), the lines of this attempt that reached the file whole
@@ -101,13 +104,52 @@ static size_t drain(file_sink *f)
 
 static int open_path(file_sink *f, int flags, char *err, size_t errlen)
 {
-    f->fd = open(f->path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0666);
+    /* read too: a torn last line is looked for at open */
+    f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC | flags, 0640);
     if (f->fd >= 0)
         return 0;
     f->fd_errno = errno;
     snprintf(err, errlen, "%s: %s", f->path, strerror(f->fd_errno));
     errno = f->fd_errno;
     return -1;
+}
+
+/* The torn tail after the last '\n' (at most ST_SINK_TORN_MAX bytes are
+ * looked back over, and kept) goes to path.torn, and is cut off. */
+#define ST_SINK_TORN_MAX (1 << 24)
+
+static void set_aside_torn(file_sink *f)
+{
+    off_t end = lseek(f->fd, 0, SEEK_END), at = end;
+    char c[4096];
+    while (at > 0 && end - at < ST_SINK_TORN_MAX) {
+        size_t n = at < (off_t)sizeof c ? (size_t)at : sizeof c;
+        if (pread(f->fd, c, n, at - (off_t)n) != (ssize_t)n)
+            return;
+        size_t i = n;
+        while (i > 0 && c[i - 1] != '\n')
+            i--;
+        if (i > 0) {
+            at -= (off_t)(n - i);
+            break;
+        }
+        at -= (off_t)n;
+    }
+    if (at == end || end - at >= ST_SINK_TORN_MAX)
+        return; /* whole lines, or a tail too long to be a record we wrote */
+    char torn[4096 + 8];
+    snprintf(torn, sizeof torn, "%s.torn", f->path);
+    int t = open(torn, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    for (off_t o = at; t >= 0 && o < end;) {
+        ssize_t n = pread(f->fd, c, sizeof c, o);
+        if (n <= 0 || write(t, c, (size_t)n) != n)
+            break;
+        o += n;
+    }
+    if (t >= 0 && write(t, "\n", 1) == 1 && close(t) == 0)
+        (void)!ftruncate(f->fd, at);
+    else if (t >= 0)
+        close(t);
 }
 
 static void *file_open(const st_sink_options *opt, char *where, size_t wherelen, char *err,
@@ -120,11 +162,12 @@ static void *file_open(const st_sink_options *opt, char *where, size_t wherelen,
         return NULL;
     }
     snprintf(f->path, sizeof f->path, "%s/sessions.jsonl", opt->output_dir);
-    if (open_path(f, O_TRUNC, err, errlen) != 0) {
+    if (open_path(f, O_APPEND, err, errlen) != 0) {
         free(f->buf);
         free(f);
         return NULL;
     }
+    set_aside_torn(f);
     snprintf(where, wherelen, "%s", f->path);
     return f;
 }

@@ -1,9 +1,13 @@
 /*
  * stats.c - OUT/stats.json from smtptap_stats and the reassembly counters.
+ *
+ * Written to stats.json.tmp and renamed over stats.json: a reader (or a
+ * run killed while writing) never sees a half-written snapshot.
  */
 #include "output/stats.h"
 
 #include <jansson.h>
+#include <stdio.h>
 
 int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_counters *r)
 {
@@ -29,7 +33,11 @@ int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_coun
         (json_int_t)r->idle_closed, "reused", (json_int_t)r->reused, "evicted",
         (json_int_t)r->evicted, "one_sided", (json_int_t)r->one_sided, "trimmed",
         (json_int_t)r->trimmed, "nids_warnings", w);
-    int rc = j ? json_dump_file(j, path, JSON_INDENT(2)) : -1;
+    char tmp[4096 + 8];
+    int rc = -1;
+    if (j && snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp &&
+        json_dump_file(j, tmp, JSON_INDENT(2)) == 0)
+        rc = rename(tmp, path) == 0 ? 0 : (remove(tmp), -1);
     json_decref(j);
     return rc;
 }

@@ -1,0 +1,107 @@
+"""Records that are never lost: faults of the machine and of earlier runs (issue 10, section 3).
+
+Truth: the files the test itself puts in OUT before a run (earlier records, a torn line, the
+tmp files of a dead and of a live process), the bytes of the message it feeds, and the
+permission bits asked of the kernel, read back with os.stat.
+"""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import unittest
+
+from common import BIN, ENV, load_output, sha256
+
+MSG = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: faults\r\n\r\nbody\r\n"
+
+
+def dead_pid():
+    """A pid no process has: above every live one, below pid_max."""
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid = int(f.read()) - 1
+    while os.path.exists("/proc/%d" % pid):
+        pid -= 1
+    return pid
+
+
+class Faults(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="smtptap-faults-")
+        self.out = os.path.join(self.dir, "out")
+        self.eml = os.path.join(self.dir, "m.eml")
+        with open(self.eml, "wb") as f:
+            f.write(MSG)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def run_once(self):
+        p = subprocess.run([BIN, "-q", "-o", self.out, "--eml", self.eml], env=ENV,
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+
+    def lines(self):
+        with open(os.path.join(self.out, "sessions.jsonl"), "rb") as f:
+            return f.read().split(b"\n")
+
+    def test_a_rerun_appends_and_never_truncates(self):
+        self.run_once()
+        self.run_once()
+        records, _ = load_output(self.out)
+        self.assertEqual(len(records), 2)
+        self.assertEqual({r["transactions"][0]["message"]["sha256"] for r in records},
+                         {sha256(MSG)})
+
+    def test_a_torn_last_line_is_set_aside(self):
+        os.makedirs(self.out)
+        earlier = json.dumps({"uid": "earlier"}).encode()
+        torn = b'{"uid": "S00000000000000000", "transac'
+        with open(os.path.join(self.out, "sessions.jsonl"), "wb") as f:
+            f.write(earlier + b"\n" + torn)
+        self.run_once()
+        lines = self.lines()
+        self.assertEqual(lines[0], earlier)
+        self.assertEqual(lines[-1], b"")  # ends with a newline
+        self.assertEqual(len(lines), 3)
+        self.assertEqual(json.loads(lines[1])["transactions"][0]["message"]["sha256"],
+                         sha256(MSG))
+        with open(os.path.join(self.out, "sessions.jsonl.torn"), "rb") as f:
+            self.assertEqual(f.read(), torn + b"\n")
+
+    def test_stale_tmp_files_of_dead_processes_are_removed(self):
+        tmp = os.path.join(self.out, "messages", ".tmp")
+        os.makedirs(tmp)
+        dead = os.path.join(tmp, "%d.7" % dead_pid())
+        live = os.path.join(tmp, "%d.3" % os.getpid())  # this test runs: it is alive
+        other = os.path.join(tmp, "notes.txt")
+        for p in (dead, live, other):
+            with open(p, "wb") as f:
+                f.write(b"partial")
+        self.run_once()
+        self.assertFalse(os.path.exists(dead))
+        self.assertTrue(os.path.exists(live))
+        self.assertTrue(os.path.exists(other))
+
+    def test_stats_json_is_replaced_whole(self):
+        self.run_once()
+        self.assertFalse(os.path.exists(os.path.join(self.out, "stats.json.tmp")))
+        with open(os.path.join(self.out, "stats.json")) as f:
+            self.assertEqual(json.load(f)["messages"], 1)
+
+    def test_stored_files_are_not_world_readable(self):
+        old = os.umask(0o022)
+        try:
+            self.run_once()
+        finally:
+            os.umask(old)
+        eml = os.path.join(self.out, "messages", sha256(MSG)[:2], sha256(MSG) + ".eml")
+        self.assertEqual(stat.S_IMODE(os.stat(eml).st_mode), 0o640)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(eml)).st_mode), 0o750)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.out, "sessions.jsonl")).st_mode),
+                         0o640)
+
+
+if __name__ == "__main__":
+    unittest.main()
