@@ -353,9 +353,9 @@ static void test_rename_reopen(void **state)
     subdir(dir, sizeof dir, "rotate");
     snprintf(path, sizeof path, "%s/sessions.jsonl", dir);
     snprintf(rotated, sizeof rotated, "%s.1", path);
-    FILE *stale = fopen(path, "w"); /* longer than what follows: truncated at open */
+    FILE *stale = fopen(path, "w"); /* an earlier run's: kept, appended to */
     assert_non_null(stale);
-    fputs("a stale line from an earlier run, longer than the new ones\n", stale);
+    fputs("an earlier run's line, longer than the new ones\n", stale);
     fclose(stale);
     st_sink_options o = {.output_dir = dir};
     st_sink *k = st_sink_open("file", &o, err, sizeof err);
@@ -372,7 +372,7 @@ static void test_rename_reopen(void **state)
     assert_int_equal(st_sink_write(k, "four", 4), 0);
     assert_int_equal(st_sink_close(k, &given_up, err, sizeof err), 0);
     assert_int_equal(given_up, 0);
-    expect_file(rotated, "one\ntwo\n");
+    expect_file(rotated, "an earlier run's line, longer than the new ones\none\ntwo\n");
     expect_file(path, "three\nfour\n");
 }
 
