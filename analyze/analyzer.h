@@ -38,6 +38,7 @@ typedef struct st_file_result {
     st_digest digest; /* those the chain asked for, and sha256 */
     int stored;       /* the object is in the store */
     int truncated;    /* larger than the store's limit: not stored, hashed whole */
+    int partial;      /* not all its bytes were seen: kept apart (the kind's partial store) */
     int write_error;  /* errno of a failed store write, 0 if none */
     char path[160];   /* in the store, relative to the output root; "" when not stored */
 } st_file_result;

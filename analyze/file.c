@@ -17,6 +17,7 @@ struct st_file {
     const st_file_kind *k;
     st_hash hash;
     st_store_obj *o; /* the store's object, or a scratch copy; NULL: neither */
+    int o_is_store;  /* o is the store's (it is named when whole) */
     void *state[ST_ANALYZERS_MAX];
     int closed;
     st_file_result r;
@@ -61,7 +62,7 @@ st_file *st_file_open(const st_file_kind *k)
     f->k = k;
     st_hash_init(&f->hash, k->digests); /* on failure: empty digests, no crash */
     if (k->store && k->store_max > 0)
-        f->o = st_store_begin(k->store, k->store_max);
+        f->o_is_store = (f->o = st_store_begin(k->store, k->store_max)) != NULL;
     else if (k->scratch)
         f->o = st_store_begin_scratch(k->scratch, k->scratch_max);
     for (size_t i = 0; i < k->nchain; i++)
@@ -91,6 +92,11 @@ static void run_whole(st_file *f, int fd)
             k->chain[i]->whole(f->state[i], fd, &f->r);
 }
 
+void st_file_partial(st_file *f)
+{
+    f->r.partial = 1;
+}
+
 int st_file_close(st_file *f)
 {
     const st_file_kind *k = f->k;
@@ -100,6 +106,10 @@ int st_file_close(st_file *f)
     st_hash_final(&f->hash, &f->r.digest);
     f->r.truncated = f->r.size > k->store_max;
     int fd = -1;
+    if (f->o && f->r.partial && f->o_is_store && !st_store_retarget(f->o, k->partial)) {
+        st_store_abort(f->o); /* no partial store: a part is never stored as the whole */
+        f->o = NULL;
+    }
     if (f->o) {
         st_store_result sr;
         st_store_end_fd(f->o, f->r.digest.sha256, &sr, k->scratch ? &fd : NULL);

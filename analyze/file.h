@@ -41,6 +41,7 @@ typedef struct st_file_kind {
     const st_analyzer *chain[ST_ANALYZERS_MAX];
     size_t nchain;
     unsigned digests;     /* the chain's, and sha256 */
+    st_store *partial;    /* where objects not seen whole are stored; NULL: not stored */
     st_store *scratch;    /* where an object the store does not keep is copied for whole */
     uint64_t scratch_max; /* bytes of such a copy (UINT64_MAX: all) */
 } st_file_kind;
@@ -60,6 +61,9 @@ typedef struct st_file st_file;
 
 st_file *st_file_open(const st_file_kind *k);
 void st_file_write(st_file *f, const void *p, size_t n);
+/* Not all of the object's bytes were seen (before close): it is stored in
+ * the kind's partial store, never under the name of a whole object. */
+void st_file_partial(st_file *f);
 /* All bytes given: digests, store, analyzers. The errno of a store
  * failure, 0 when none. */
 int st_file_close(st_file *f);

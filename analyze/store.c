@@ -282,6 +282,14 @@ void st_store_end_fd(st_store_obj *o, const char *sha256, st_store_result *r, in
     free(o);
 }
 
+int st_store_retarget(st_store_obj *o, st_store *s)
+{
+    if (!s)
+        return 0;
+    o->s = s; /* the tmp file keeps its full path: commit renames it into s */
+    return 1;
+}
+
 void st_store_abort(st_store_obj *o)
 {
     if (!o)

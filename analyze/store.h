@@ -52,6 +52,10 @@ st_store_obj *st_store_begin_scratch(st_store *s, uint64_t cap);
  * says not stored. */
 void st_store_end_fd(st_store_obj *o, const char *sha256, st_store_result *r, int *kept);
 
+/* The object is to be named in s (same file system: a folder of the
+ * store it began in) when it ends. 0 when s is NULL. */
+int st_store_retarget(st_store_obj *o, st_store *s);
+
 /* A stored object (r->path) opened read-only, for a consumer that needs
  * the whole object as a file; -1 with errno set when it cannot be. */
 int st_store_open_stored(const st_store *s, const char *path);

@@ -20,6 +20,8 @@ typedef struct st_core {
     smtptap_config *cfg;
     st_store *messages;          /* with a cap of 0 when store_messages is off */
     st_store *files;             /* attachments; NULL when archive_attachments is off */
+    st_store *messages_partial;  /* messages not seen whole: OUT/messages/partial/ */
+    st_store *files_partial;     /* attachments not seen whole: OUT/files/partial/ */
     st_extract_config extract;   /* the same extraction for SMTP and message files */
     st_file_kind msg_kind;       /* messages: OUT/messages/, sha256 only */
     st_file_kind attach_kind;    /* attachments: OUT/files/, the always_dispatch chain */
@@ -54,6 +56,7 @@ typedef struct st_core_msg {
     st_file *eml;  /* NULL when out of memory at begin */
     st_extract *x; /* NULL: the record has no contents */
     uint64_t missing;
+    int ended;                /* its end was seen (set before st_core_msg_end) */
     st_ioc_set *iocs;         /* extract_iocs: this message's; NULL when off */
     st_ioc_text *ioc_body[2]; /* body, body_html as they stream */
     unsigned ioc_want;        /* bit 0: body, bit 1: body_html is in ioc_keys */

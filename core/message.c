@@ -68,7 +68,9 @@ int st_core_message_setup(st_core *c, char *err, size_t errlen)
 void st_core_message_stores(st_core *c)
 {
     c->msg_kind.store = c->cfg->store_messages ? c->messages : NULL;
+    c->msg_kind.partial = c->messages_partial;
     c->attach_kind.store = c->files;
+    c->attach_kind.partial = c->files_partial;
     /* the messages' store is always open: its tmp folder takes the copies
      * an analyzer needs of an object that is not stored */
     st_file_kind_scratch(&c->msg_kind, c->messages);
@@ -104,10 +106,17 @@ static void file_release(void *f)
     st_file_free(f);
 }
 
+static void file_partial(void *f)
+{
+    st_file_partial(f);
+}
+
 void st_core_msg_begin(st_core *c, st_core_msg *m)
 {
-    st_extract_files files = {file_open, file_write, file_close, file_release, &c->attach_kind};
+    st_extract_files files = {file_open,    file_write,      file_close,
+                              file_release, &c->attach_kind, file_partial};
     m->missing = 0;
+    m->ended = 0;
     m->eml = st_file_open(&c->msg_kind);
     m->x = m->eml ? st_extract_new(&c->extract, &files) : NULL;
     st_core_iocs_begin(c, m);
@@ -134,6 +143,8 @@ json_t *st_core_msg_end(st_core *c, st_core_msg *m, int complete, char sha256[65
         sha256[0] = 0;
     if (!m->eml)
         return NULL;
+    if (!complete)
+        st_file_partial(m->eml); /* messages/partial/: never named as a whole message */
     st_file_close(m->eml);
     const st_file_result *r = st_file_result_of(m->eml);
     if (sha256)
@@ -148,6 +159,8 @@ json_t *st_core_msg_end(st_core *c, st_core_msg *m, int complete, char sha256[65
                                                   : NULL;
     json_t *j = st_record_message_json(r, m->missing, complete, skipped);
     if (m->x) {
+        if (!m->ended)
+            st_extract_cut(m->x);
         st_extract_finish(m->x);
         st_core_iocs_finish(c, m, st_extract_facts(m->x));
         st_message_more more = {c->msg_kind.nchain ? m->eml : NULL, m->iocs};

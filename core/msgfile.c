@@ -35,6 +35,7 @@ static char *record(st_core *c, st_core_msg *m, const struct timeval *mtime, con
 {
     st_record *r = st_record_new_file(&c->record_limits, source, shown, mtime);
     char sha256[65];
+    m->ended = read_errno == 0;
     json_t *j = st_core_msg_end(c, m, read_errno == 0, sha256);
     c->stats.transactions++;
     if (!r) {

@@ -50,6 +50,7 @@ static void message_end(st_session *s)
         return;
     s->msg_open = 0;
     int complete = s->msg_ended && s->msg.missing == 0;
+    s->msg.ended = s->msg_ended;
     json_t *m = st_core_msg_end(s->core, &s->msg, complete, NULL);
     if (m) /* NULL: out of memory at begin */
         st_record_set_message(s->rec, m);

@@ -102,7 +102,12 @@ static int open_outputs(smtptap *t, char *err, size_t errlen)
     if (!c->messages)
         return -1;
     if (c->cfg->archive_attachments &&
-        !(c->files = st_store_open(c->cfg->output_dir, "files", "", err, errlen)))
+        (!(c->files = st_store_open(c->cfg->output_dir, "files", "", err, errlen)) ||
+         !(c->files_partial = st_store_open(c->cfg->output_dir, "files/partial", "", err, errlen))))
+        return -1;
+    if (c->cfg->store_messages &&
+        !(c->messages_partial =
+              st_store_open(c->cfg->output_dir, "messages/partial", ".eml", err, errlen)))
         return -1;
     char name[32];
     if (sink_name(c->cfg->sinks, name, sizeof name, err, errlen) != 0)
@@ -127,6 +132,8 @@ static void free_core(smtptap *t)
     st_core_message_teardown(c);
     st_store_close(c->messages);
     st_store_close(c->files);
+    st_store_close(c->files_partial);
+    st_store_close(c->messages_partial);
     smtptap_config_free(c->cfg);
     free(t);
 }

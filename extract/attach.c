@@ -207,6 +207,9 @@ void st_x_entry_write(st_extract *x, st_xattach *a, const uint8_t *d, size_t n)
 
 void st_x_entry_close(st_extract *x, st_xattach *a)
 {
+    a->complete = a->missing == 0 && !(x->cut && x->finishing);
+    if (!a->complete && a->file && x->files.partial)
+        x->files.partial(a->file);
     int err = a->file ? x->files.close(a->file) : 0;
     a->closed = 1;
     if (err)

@@ -191,12 +191,19 @@ void st_extract_gap(st_extract *x, uint64_t len)
         st_mime_gap(x->mime, len);
 }
 
+void st_extract_cut(st_extract *x)
+{
+    x->cut = 1;
+}
+
 void st_extract_finish(st_extract *x)
 {
     if (x->finished)
         return;
     x->finished = 1;
+    x->finishing = 1;
     st_mime_finish(x->mime);
+    x->finishing = 0;
     st_x_headers_finish(x);
 }
 

@@ -56,15 +56,18 @@ typedef struct st_extract_config {
 void st_extract_config_default(st_extract_config *cfg);
 
 /* Where the bytes of file objects go. open gives a handle (NULL: out of
- * memory; the entry then has no file); close says the object is whole
+ * memory; the entry then has no file); close says the object is over
  * and returns an errno when it could not be kept (anomaly store_error);
- * release ends the handle, closed or not (not: nothing is kept). */
+ * release ends the handle, closed or not (not: nothing is kept). partial
+ * (may be NULL), just before close, says not all of the object's bytes
+ * were seen: a hole inside it, or the message cut off before its end. */
 typedef struct st_extract_files {
     void *(*open)(void *ctx);
     void (*write)(void *file, const uint8_t *data, size_t len);
     int (*close)(void *file);
     void (*release)(void *file);
     void *ctx;
+    void (*partial)(void *file);
 } st_extract_files;
 
 /* A string fact: valid UTF-8 of n bytes (may hold NUL); s NULL: absent. */
@@ -97,7 +100,8 @@ typedef struct st_xattach {
     uint64_t size;    /* decoded bytes */
     uint64_t missing; /* bytes lost in holes inside the part */
     void *file;       /* the handle from st_extract_files.open; NULL: none */
-    int closed;       /* all its bytes were seen (file closed) */
+    int closed;       /* its part ended (file closed) */
+    int complete;     /* and every byte of it was seen */
 } st_xattach;
 
 typedef struct st_xanomaly {
@@ -134,6 +138,9 @@ typedef void (*st_extract_body_fn)(void *ctx, int which, const uint8_t *data, si
 void st_extract_on_body(st_extract *x, st_extract_body_fn fn, void *ctx);
 void st_extract_feed(st_extract *x, const uint8_t *data, size_t len);
 void st_extract_gap(st_extract *x, uint64_t len);
+/* The message's end was not seen (the session or the capture ended in
+ * it): parts still open when it finishes are partial. Before finish. */
+void st_extract_cut(st_extract *x);
 /* Ends the message: every part still open is closed. */
 void st_extract_finish(st_extract *x);
 /* The facts; complete after st_extract_finish. Valid until st_extract_free. */

@@ -70,6 +70,8 @@ struct st_extract {
     void *on_body_ctx;
     st_mime *mime;
     int finished;
+    int cut;       /* st_extract_cut: the message ends before its end */
+    int finishing; /* inside st_extract_finish: open parts end without their own end */
     st_xfacts f;
 
     st_x_headers hdr;

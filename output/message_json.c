@@ -92,6 +92,7 @@ static json_t *attachment(const st_xattach *a, json_t *found)
     if (a->file)
         st_file_report(a->file, e, found);
     json_object_set_new(e, "missing_bytes", json_integer((json_int_t)a->missing));
+    json_object_set_new(e, "complete", json_boolean(a->complete));
     return e;
 }
 

@@ -105,3 +105,62 @@ class Faults(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CutOff(unittest.TestCase):
+    """A capture that ends inside an attachment: the attachment and the message say they
+    are not whole and are stored apart, never under the name of a whole object. Truth: the
+    base64 lines the test let through, decoded by Python."""
+
+    def test_attachment_cut_by_the_end_of_the_session(self):
+        import base64
+        import random
+        from email.message import EmailMessage
+        from pcapgen import Session, write_pcap
+        data = random.Random(7).randbytes(6000)
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = "a@example.test", "b@example.test", "cut"
+        m.set_content("see attached\n")
+        m.add_attachment(data, maintype="application", subtype="octet-stream",
+                         filename="blob.bin")
+        raw = m.as_bytes().replace(b"\n", b"\r\n")
+        lines = raw.split(b"\r\n")
+        start = lines.index(b"", lines.index(b'Content-Disposition: attachment; filename="blob.bin"'))
+        keep = start + 1 + 40  # the headers, then 40 base64 lines of the attachment
+        sent = b"\r\n".join(lines[:keep]) + b"\r\n"
+        seen = base64.b64decode(b"".join(lines[start + 1:keep]))
+        s = Session().handshake()
+        s.server(b"220 mx ESMTP\r\n")
+        s.client(b"EHLO c\r\n")
+        s.server(b"250 mx\r\n")
+        s.client(b"MAIL FROM:<a@example.test>\r\n")
+        s.server(b"250 ok\r\n")
+        s.client(b"RCPT TO:<b@example.test>\r\n")
+        s.server(b"250 ok\r\n")
+        s.client(b"DATA\r\n")
+        s.server(b"354 go\r\n")
+        s.client(sent)
+        s.fin()
+        d = tempfile.mkdtemp(prefix="smtptap-cut-")
+        try:
+            cap = os.path.join(d, "cut.pcap")
+            write_pcap(cap, s.packets)
+            out = os.path.join(d, "out")
+            p = subprocess.run([BIN, "-q", "-o", out, "-r", cap], env=ENV, capture_output=True,
+                               timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+            records, _ = load_output(out)
+            msg = records[0]["transactions"][0]["message"]
+            self.assertFalse(msg["complete"])
+            self.assertEqual(msg["eml"], "messages/partial/%s/%s.eml" % (sha256(sent)[:2],
+                                                                        sha256(sent)))
+            (att,) = msg["attachments"]
+            self.assertFalse(att["complete"])
+            self.assertEqual((att["size"], att["sha256"]), (len(seen), sha256(seen)))
+            self.assertEqual(att["stored"], "files/partial/%s/%s" % (sha256(seen)[:2],
+                                                                    sha256(seen)))
+            with open(os.path.join(out, att["stored"]), "rb") as f:
+                self.assertEqual(f.read(), seen)
+            self.assertFalse(os.path.exists(os.path.join(out, "files", sha256(seen)[:2])))
+        finally:
+            shutil.rmtree(d)

@@ -64,7 +64,7 @@ static inline tmsg *tmsg_new(const tcfg *c)
         free(m);
         return NULL;
     }
-    st_extract_files files = {f_open, f_write, f_close, f_release, &m->kind};
+    st_extract_files files = {f_open, f_write, f_close, f_release, &m->kind, NULL};
     m->x = st_extract_new(&c->x, &files);
     if (!m->x) {
         free(m);
