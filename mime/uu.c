@@ -58,9 +58,12 @@ static size_t data_line(st_uu *s, const uint8_t *l, size_t n, uint8_t *out)
 
 static size_t line_done(st_uu *s, uint8_t *out)
 {
-    size_t n = s->n, o = 0;
+    size_t raw = s->n, n, o = 0;
     const uint8_t *l = s->line;
-    while (n && (l[n - 1] == '\r' || l[n - 1] == ' ' || l[n - 1] == '\t'))
+    while (raw && l[raw - 1] == '\r')
+        raw--;
+    n = raw; /* begin and end lines are compared without trailing blanks */
+    while (n && (l[n - 1] == ' ' || l[n - 1] == '\t'))
         n--;
     if (s->over) {
         if (s->st == 1)
@@ -73,7 +76,7 @@ static size_t line_done(st_uu *s, uint8_t *out)
     } else if (n == 3 && memcmp(l, "end", 3) == 0) {
         s->st = 2;
     } else {
-        o = data_line(s, l, n, out);
+        o = data_line(s, l, raw, out); /* a space is data (sextet 0), trailing too */
     }
     s->n = 0;
     s->over = 0;

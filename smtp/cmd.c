@@ -94,7 +94,7 @@ static void bdat(st_smtp *p, const char *arg, const char *line, size_t len)
     int last;
     if (parse_bdat(arg, &size, &last) != 0) {
         st_smtp_anomaly(p, "bdat_invalid_size", NULL);
-        st_smtp_push(p, ST_K_OTHER, 0, line, len);
+        st_smtp_push(p, ST_K_BDAT, ST_F_BAD, line, len); /* its refusal fails the transaction */
         return;
     }
     st_smtp_push(p, ST_K_BDAT, last ? ST_F_LAST : 0, line, len);

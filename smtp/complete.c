@@ -82,6 +82,13 @@ static void ext_free(st_smtp *p)
 
 /* verb is the start of the work buffer, arg in it: building the keywords
  * may move the buffer, so the event takes them from there afterwards. */
+/* A command that ends the open transaction without a verdict on it (EHLO,
+ * RSET, QUIT, STARTTLS): aborted, unless the server refused it earlier. */
+static void abandon(st_smtp *p, const st_smtp_reply *r)
+{
+    st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), p->tx.fail_code ? NULL : r);
+}
+
 static void on_helo(st_smtp *p, char *verb, char *arg, const st_smtp_reply *r)
 {
     static const char *const no_ext[1] = {NULL};
@@ -89,7 +96,8 @@ static void on_helo(st_smtp *p, char *verb, char *arg, const st_smtp_reply *r)
     size_t at = arg ? (size_t)(arg - verb) : 0, n_ext = 0;
     const char *s = r->text ? strchr(r->text, '\n') : NULL;
     int ehlo = is_2xx(r->code) && strcmp(verb, "HELO") != 0;
-    st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), r);
+    if (r->code == 0 || is_2xx(r->code)) /* a refused EHLO resets nothing (RFC 5321 4.1.4) */
+        abandon(p, r);
     if (is_2xx(r->code)) {
         p->detected = 1;
         st_smtp_update_detect(p);
@@ -119,7 +127,7 @@ static void on_starttls(st_smtp *p, const st_smtp_reply *r)
 {
     st_smtp_event ev;
     if (r->code == 220) /* RFC 3207: both sides forget the session */
-        st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), r);
+        abandon(p, r);
     ev_cmd(&ev, ST_SMTP_EV_STARTTLS, NULL, NULL, r);
     ev.flag = r->code == 220;
     st_smtp_emit(p, &ev);
@@ -182,17 +190,33 @@ static void on_data(st_smtp *p, const st_smtp_reply *r)
 
 static void on_bdat(st_smtp *p, int flags, const st_smtp_reply *r)
 {
-    if (r->code != 0 && !is_2xx(r->code))
-        p->tx.rejected |= p->tx.open;
+    if (r->code != 0 && !is_2xx(r->code) && !p->tx.fail_code)
+        st_smtp_tx_fail(p, r); /* chunks still in the pipeline are discarded (RFC 3030 2) */
     if (flags & ST_F_LAST)
         st_smtp_tx_close(p, st_smtp_tx_final(p, r->code), r);
+}
+
+/* RFC 3030 2: a 4xx or 5xx to a BDAT fails the transaction: it ends
+ * rejected with that refusal as its reply, however it ends (the chunks
+ * still in the pipeline are discarded by the server, whatever it says to
+ * them). A BDAT whose size was no size takes no octets; it is reported as
+ * a command. */
+static void on_bad_bdat(st_smtp *p, char *verb, char *arg, const st_smtp_reply *r)
+{
+    st_smtp_event ev;
+    if (r->code >= 400 && p->tx.open) {
+        st_smtp_data_begin(p, "BDAT", r); /* the record says BDAT was tried */
+        st_smtp_tx_fail(p, r);
+    }
+    ev_cmd(&ev, ST_SMTP_EV_COMMAND, verb, arg, r);
+    st_smtp_emit(p, &ev);
 }
 
 static void on_command(st_smtp *p, int kind, char *verb, char *arg, const st_smtp_reply *r)
 {
     st_smtp_event ev;
-    if (kind == ST_K_RSET || kind == ST_K_QUIT)
-        st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), r);
+    if (kind == ST_K_QUIT || (kind == ST_K_RSET && (r->code == 0 || is_2xx(r->code))))
+        abandon(p, r); /* a refused RSET resets nothing */
     ev_cmd(&ev, ST_SMTP_EV_COMMAND, verb, arg, r);
     st_smtp_emit(p, &ev);
 }
@@ -222,7 +246,10 @@ static void dispatch(st_smtp *p, int kind, int flags, char *verb, char *arg, con
         st_smtp_tx_close(p, st_smtp_tx_final(p, r->code), r);
         break;
     case ST_K_BDAT:
-        on_bdat(p, flags, r);
+        if (flags & ST_F_BAD)
+            on_bad_bdat(p, verb, arg, r);
+        else
+            on_bdat(p, flags, r);
         break;
     default:
         on_command(p, kind, verb, arg, r);

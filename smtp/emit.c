@@ -7,6 +7,7 @@
  * per session; past the cap one "anomaly_limit" is emitted and the rest
  * are counted silently. Nothing here can fail.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "smtp/smtp_int.h"
@@ -56,16 +57,37 @@ st_tx_status st_smtp_tx_final(const st_smtp *p, int code)
     return code >= 200 && code < 300 && !p->tx.rejected ? ST_TX_ACCEPTED : ST_TX_REJECTED;
 }
 
+void st_smtp_tx_fail(st_smtp *p, const st_smtp_reply *r)
+{
+    free(p->tx.fail);
+    p->tx.fail = NULL;
+    p->tx.fail_code = 0;
+    if (!r || !p->tx.open)
+        return;
+    const char *t = r->text ? r->text : "";
+    p->tx.fail = strndup(t, strnlen(t, ST_SMTP_FAIL_TEXT));
+    p->tx.fail_code = r->code;
+}
+
 void st_smtp_tx_close(st_smtp *p, st_tx_status status, const st_smtp_reply *r)
 {
     st_smtp_event ev;
     if (!p->tx.open)
         return;
+    char *fail = p->tx.fail;
     ev_init(&ev, ST_SMTP_EV_TX_END);
     ev.status = status;
     ev.reply = r ? *r : no_reply;
+    if (p->tx.fail_code) {
+        ev.status = ST_TX_REJECTED; /* a refused chunk failed it (RFC 3030 2) */
+        if (!ev.reply.code) {       /* ended with no reply of its own: that refusal */
+            ev.reply.code = p->tx.fail_code;
+            ev.reply.text = fail;
+        }
+    }
     memset(&p->tx, 0, sizeof(p->tx));
     st_smtp_emit(p, &ev);
+    free(fail);
 }
 
 /* DATA or BDAT with no recipient the server may have accepted. */

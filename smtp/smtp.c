@@ -92,6 +92,7 @@ void st_smtp_free(st_smtp *p)
     if (!p)
         return;
     release_all(p);
+    free(p->tx.fail);
     free(p->ext);
     free(p);
 }

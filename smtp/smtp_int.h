@@ -48,7 +48,7 @@ enum {
     ST_K_RCPT,
     ST_K_DATA,
     ST_K_DATA_END, /* the lone dot that ended DATA content */
-    ST_K_BDAT,     /* valid BDAT; ST_F_LAST when it carried LAST */
+    ST_K_BDAT,     /* BDAT; ST_F_LAST when it carried LAST, ST_F_BAD when its size is no size */
     ST_K_RSET,
     ST_K_QUIT,
     ST_K_OTHER, /* NOOP, VRFY..., invalid BDAT, unknown verbs */
@@ -56,6 +56,7 @@ enum {
 
 #define ST_F_LAST  0x01 /* BDAT ... LAST */
 #define ST_F_GHOST 0x02 /* already reported with no reply; its reply is absorbed */
+#define ST_F_BAD   0x04 /* BDAT whose size does not parse: no octets follow it */
 
 /* Client side modes. */
 enum { ST_CM_CMD, ST_CM_DATA, ST_CM_BDAT, ST_CM_PROBE, ST_CM_STOP };
@@ -99,6 +100,8 @@ typedef struct st_smtp_tx {
     int open, rejected, data_begun, msg_ended, warned;
     int bdat;                       /* the message of this transaction came by BDAT */
     unsigned rcpt_seen, rcpt_maybe; /* RCPTs, and those not refused */
+    char *fail;                     /* the refusal of a BDAT that failed the transaction */
+    int fail_code;                  /* (RFC 3030 2): its reply, whatever follows */
 } st_smtp_tx;
 
 typedef struct st_smtp_auth {
@@ -169,6 +172,10 @@ void st_smtp_cmdq_pop(st_smtp_cmdq *q);
 void st_smtp_emit(st_smtp *p, st_smtp_event *ev);
 void st_smtp_anomaly(st_smtp *p, const char *name, const char *detail);
 void st_smtp_tx_close(st_smtp *p, st_tx_status status, const st_smtp_reply *r);
+/* A refusal that failed the open transaction, kept (at most
+ * ST_SMTP_FAIL_TEXT bytes of its text) as its reply; NULL: it goes on. */
+#define ST_SMTP_FAIL_TEXT 512
+void st_smtp_tx_fail(st_smtp *p, const st_smtp_reply *r);
 st_tx_status st_smtp_tx_abandon(const st_smtp *p, st_tx_status otherwise);
 st_tx_status st_smtp_tx_final(const st_smtp *p, int code);
 void st_smtp_data_begin(st_smtp *p, const char *verb, const st_smtp_reply *r);

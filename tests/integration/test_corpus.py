@@ -374,24 +374,6 @@ XFAIL = {
     ("ndpi/smtp-starttls", "counters"): _PACKETS_AFTER_CLOSE + (
         "the IPv6 flow, server 16 of 17: frame 69, a FIN after the client's RST"),
     # expected to fail until issue 9 (the dialogue: the server's verdict decides)
-    ("zeek/smtp-bdat-cmd-chunk-size-overflow", "envelope"): (
-        "issue 9 (the server's replies decide): 'BDAT 15555555557777777777 LAST' answered '521 "
-        "5.5.4 Syntax: BDAT count [LAST]' gives reply null, status aborted; RFC 3030 2: a 5xx to "
-        "BDAT fails the transaction (reply 521, status rejected)"),
-    # expected to fail until issue 9 (the dialogue: the server's verdict decides)
-    ("zeek/smtp-bdat-cmd-chunk-size-overflow2", "envelope"): (
-        "issue 9 (the server's replies decide): 'BDAT 184467440737095516150 LAST' answered 521 "
-        "gives reply null, status aborted instead of reply 521, status rejected (RFC 3030 2)"),
-    # expected to fail until issue 9 (the dialogue: the server's verdict decides)
-    ("zeek/smtp-bdat-cmd-negative-chunk-size", "envelope"): (
-        "issue 9 (the server's replies decide): 'BDAT -1 LAST' answered 521 gives reply null, "
-        "status aborted instead of reply 521, status rejected (RFC 3030 2)"),
-    # expected to fail until issue 9 (the dialogue: the server's verdict decides)
-    ("zeek/smtp-bdat-cmd-invalid", "envelope"): (
-        "issue 9 (the server's replies decide): in all three sessions 'BDAT', 'BDAT 1234 "
-        "SCRAMBLE', 'BDAT SCRAMBLE' answered 521 give reply null, status aborted instead of "
-        "reply 521, status rejected (RFC 3030 2)"),
-    # expected to fail until issue 9 (the dialogue: the server's verdict decides)
     ("zeek/smtp-mail-transactions-invalid", "envelope"): (
         "issue 9 (a refused command changes nothing): 5 transactions where the server's replies "
         "give 3: the DATA refused with 503 (frame 40) leaves the transaction of 'MAIL FROM:<bob>' "

@@ -878,6 +878,64 @@ static void test_deep_forward(void **state)
     free(msg);
 }
 
+/* The body is the top-level message's: a forwarded message's text stays
+ * one of its parts (Python's email agrees: get_body() is None for a
+ * message whose only part is a message/rfc822). */
+static void test_body_not_from_forwarded(void **state)
+{
+    (void)state;
+    tcfg cfg;
+    tcfg_default(&cfg);
+#define FWD_TEXT "Subject: inner\r\nContent-Type: text/plain\r\n\r\ninner body"
+#define FWD_HTML "Subject: inner\r\nContent-Type: text/html\r\n\r\n<p>inner</p>"
+    static const char msg[] = "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                              "--b\r\nContent-Type: message/rfc822\r\n\r\n" FWD_TEXT "\r\n"
+                              "--b--\r\n";
+    json_t *o = run3(&cfg, msg);
+    assert_null_field(o, "body");
+    assert_null_field(o, "body_html");
+    assert_int_equal(json_array_size(json_object_get(o, "attachments")), 2);
+    check_att(att(o, 0), "1", "message/rfc822", NULL, FWD_TEXT, sizeof FWD_TEXT - 1);
+    check_att(att(o, 1), "1.1", "text/plain", NULL, "inner body", 10);
+    assert_string_equal(sget(o, "subject"), "fwd");
+    json_decref(o);
+    static const char top[] = "Subject: fwd\r\nContent-Type: message/rfc822\r\n\r\n" FWD_HTML;
+    o = run3(&cfg, top);
+    assert_null_field(o, "body");
+    assert_null_field(o, "body_html");
+    check_att(att(o, 1), "1.1", "text/html", NULL, "<p>inner</p>", 12);
+    json_decref(o);
+#undef FWD_TEXT
+#undef FWD_HTML
+}
+
+/* A part sent with Content-Transfer-Encoding: x-uuencode is decoded once,
+ * by the MIME layer; its bytes are the file, and a uuencoded block inside
+ * that file is content, not another file of the message. Python's email
+ * decodes it the same way (get_payload(decode=True) gives INNER_UU). The
+ * encoded text is binascii.b2a_uu(INNER_UU, backtick=True). */
+static void test_uuencoded_part_not_rescanned(void **state)
+{
+    (void)state;
+    tcfg cfg;
+    tcfg_default(&cfg);
+#define INNER_UU "begin 644 inner.txt\n#0V%T\n`\nend\n"
+    static const char msg[] = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                              "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+                              "--b\r\nContent-Type: text/plain; name=\"outer.txt\"\r\n"
+                              "Content-Transfer-Encoding: x-uuencode\r\n\r\n"
+                              "begin 644 outer.txt\r\n"
+                              "@8F5G:6X@-C0T(&EN;F5R+G1X=`HC,%8E5`I@\"F5N9`H`\r\n"
+                              "`\r\nend\r\n"
+                              "--b--\r\n";
+    json_t *o = run3(&cfg, msg);
+    assert_string_equal(sget(o, "body"), "hello");
+    assert_int_equal(json_array_size(json_object_get(o, "attachments")), 1);
+    check_att(att(o, 0), "2", "text/plain", "outer.txt", INNER_UU, sizeof INNER_UU - 1);
+    json_decref(o);
+#undef INNER_UU
+}
+
 /* ------------------------------------------------------------- hostile */
 
 static void test_deep_nesting(void **state)
@@ -1147,6 +1205,8 @@ int main(void)
         cmocka_unit_test(test_free_without_finish),
         cmocka_unit_test(test_finish_twice),
         cmocka_unit_test(test_deep_forward),
+        cmocka_unit_test(test_body_not_from_forwarded),
+        cmocka_unit_test(test_uuencoded_part_not_rescanned),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_many_parts),
         cmocka_unit_test(test_many_anomalies),

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <string.h>
 
 #include "mailhdr/mailhdr.h"
@@ -119,6 +120,29 @@ static void spoofing(void **st)
     assert_int_equal(SUS("invoice.exe."), ST_HDR_FS_PADDING);
 }
 
+/* The edges of three checks, against mailhdr.h's definitions: a run of
+ * four blanks is padding (ST_HDR_FS_PADDING ">= 4 blanks"), ".." is a path
+ * component only when it is the whole component, and a name is long past
+ * NAME_MAX bytes (<limits.h>: 255 on Linux), the longest name a directory
+ * entry takes. */
+static void edges(void **st)
+{
+    (void)st;
+    assert_int_equal(SUS("invoice    x.txt"), ST_HDR_FS_PADDING); /* 4 blanks */
+    assert_int_equal(SUS("invoice   x.txt"), 0);                  /* 3 */
+    assert_int_equal(SUS("..foo.txt"), 0);
+    assert_int_equal(SUS("dir/..foo"), ST_HDR_FS_PATHSEP);
+    assert_int_equal(SUS("...\\x.txt"), ST_HDR_FS_PATHSEP);
+    assert_int_equal(SUS("../x.txt"), ST_HDR_FS_DOTDOT | ST_HDR_FS_PATHSEP);
+    char name[NAME_MAX + 2];
+    memset(name, 'a', sizeof name);
+    memcpy(name + NAME_MAX - 4, ".txt", 4);
+    assert_int_equal(st_hdr_fname_is_suspicious(name, NAME_MAX), 0);
+    name[NAME_MAX] = 'x';
+    memcpy(name + NAME_MAX + 1 - 4, ".txt", 4);
+    assert_int_equal(st_hdr_fname_is_suspicious(name, NAME_MAX + 1), ST_HDR_FS_LONG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +152,7 @@ int main(void)
         cmocka_unit_test(path_tricks),
         cmocka_unit_test(byte_tricks),
         cmocka_unit_test(spoofing),
+        cmocka_unit_test(edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

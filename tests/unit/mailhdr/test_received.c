@@ -180,6 +180,11 @@ static void candidates_rejected(void **st)
     assert_string_equal(path_ip("nothing here"), "");
     assert_string_equal(path_ip("only 192.0.2.1"), "192.0.2.1");
     assert_string_equal(path_ip("a 192.0.2.1 b 192.0.2.2 c 192.0.2.3"), "192.0.2.2");
+    /* '_' glues like '-' (received.c's contract): host and queue names with
+     * underscores hold no address ("ip_10.1.2.3" is a name), either side */
+    assert_int_equal(ips("from ip_10.1.2.3 by mx_198.51.100.2 id 192.0.2.77_q1"), 0);
+    assert_int_equal(ips("from ip_10.1.2.3 ([192.0.2.8])"), 1);
+    assert_string_equal(IP[0].text, "192.0.2.8");
 }
 
 static void bounded(void **st)

@@ -144,6 +144,12 @@ static void b64_missing_padding(void **st)
     out o = whole(B64, "TWE");
     assert_true(o.flags & ST_B64_NO_PADDING);
     free(o.b);
+    /* two sextets and no '=': "TQ==" sent as "TQ" (base64.b64decode("TQ==") == b"M") */
+    o = whole(B64, "TQ");
+    assert_int_equal(o.len, 1);
+    assert_memory_equal(o.b, "M", 1);
+    assert_true(o.flags & ST_B64_NO_PADDING);
+    free(o.b);
     o = whole(B64, "TWFuT");
     assert_int_equal(o.len, 3);
     assert_true(o.flags & ST_B64_LONE_SEXTET);
@@ -317,6 +323,51 @@ static void uu_basic(void **st)
     assert_true(u.flags & ST_UU_NO_END);
 }
 
+/* The mode of a begin line is octal (POSIX uuencode: "begin <mode> <name>"),
+ * so every digit 0-7 is allowed: 755, 777. "#0V%T" is binascii.b2a_uu(b"Cat"). */
+static void uu_octal_modes(void **st)
+{
+    (void)st;
+    CHECK(UU, "begin 755 run.sh\n#0V%T\n`\nend\n", "Cat");
+    CHECK(UU, "begin 777 all\r\n#0V%T\r\n`\r\nend\r\n", "Cat");
+    out o = whole(UU, "begin 755 run.sh\n#0V%T\n`\nend\n");
+    assert_int_equal(o.flags, 0);
+    free(o.b);
+    /* 8 is not an octal digit: not a begin line */
+    o = whole(UU, "begin 786 x\n#0V%T\n`\nend\n");
+    assert_int_equal(o.len, 0);
+    assert_true(o.flags & ST_UU_NO_BEGIN);
+    free(o.b);
+}
+
+/* A data line holds its length character and (n + 2) / 3 * 4 characters
+ * for n bytes: "#" (3 bytes) needs 4. One character short is malformed and
+ * decodes to nothing, never to bytes read past the line. */
+static void uu_short_line(void **st)
+{
+    (void)st;
+    out o = whole(UU, "begin 644 x\n#0V%\n#0V%T\n`\nend\n");
+    assert_int_equal(o.len, 3);
+    assert_memory_equal(o.b, "Cat", 3);
+    assert_true(o.flags & ST_UU_BAD_LINE);
+    free(o.b);
+    /* the short line last, after a longer one left bytes in the line buffer */
+    o = whole(UU, "begin 644 x\n-2&5L;&\\L(%=O<FQD(0``\n#0V%\nend\n");
+    assert_int_equal(o.len, 13);
+    assert_memory_equal(o.b, "Hello, World!", 13);
+    assert_true(o.flags & ST_UU_BAD_LINE);
+    free(o.b);
+}
+
+/* binascii.b2a_uu(b"Hello, World!") ends in two spaces: data (sextet 0),
+ * not blanks to strip (Python's a2b_uu gives the 13 bytes back). */
+static void uu_space_is_data(void **st)
+{
+    (void)st;
+    CHECK(UU, "begin 644 a\n-2&5L;&\\L(%=O<FQD(0  \nend\n", "Hello, World!");
+    CHECK(UU, "begin 644 a\r\n-2&5L;&\\L(%=O<FQD(0  \r\nend \r\n", "Hello, World!");
+}
+
 static void uu_bad_lines(void **st)
 {
     (void)st;
@@ -374,6 +425,9 @@ int main(void)
         cmocka_unit_test(qp_long_blank_run),
         cmocka_unit_test(uu_basic),
         cmocka_unit_test(uu_bad_lines),
+        cmocka_unit_test(uu_octal_modes),
+        cmocka_unit_test(uu_short_line),
+        cmocka_unit_test(uu_space_is_data),
         cmocka_unit_test(boundary_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

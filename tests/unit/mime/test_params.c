@@ -153,6 +153,38 @@ static void rfc2231(void **st)
     assert_true(r->pv.flags & ST_MIME_PARAM_BAD_EXT);
 }
 
+/* RFC 2231 4.1: "Language and character set information only appear at the
+ * beginning of a given parameter value", so later extended sections are
+ * %-encoded text only, apostrophes and all. The first value is RFC 2231's
+ * own example; both give what Python's email (compat32 get_param, then
+ * collapse_rfc2231_value) gives. */
+static void rfc2231_prefix_first_section_only(void **st)
+{
+    (void)st;
+    res *r = GET("application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n"
+                 " title*1*=%2A%2A%2Afun%2A%2A%2A%20;\r\n title*2=\"isn't it!\"",
+                 "title");
+    EXPECT(r, "This is even more ***fun*** isn't it!");
+    assert_string_equal(r->pv.charset, "us-ascii");
+    assert_string_equal(r->pv.language, "en");
+    assert_false(r->pv.flags & ST_MIME_PARAM_BAD_EXT);
+    r = GET("attachment; name*0*=utf-8''l%27eau; name*1*=it's'x", "name");
+    EXPECT(r, "l'eauit's'x");
+    assert_string_equal(r->pv.charset, "utf-8");
+    assert_string_equal(r->pv.language, "");
+    assert_false(r->pv.flags & ST_MIME_PARAM_BAD_EXT);
+}
+
+/* A backslash escapes only inside a quoted-string (RFC 5322 3.2.4
+ * quoted-pair); in an unquoted value it is a byte like any other. Python's
+ * email (compat32 get_filename) keeps them too: C:\dir\file.txt. */
+static void unquoted_backslash_kept(void **st)
+{
+    (void)st;
+    EXPECT(GET("attachment; filename=C:\\dir\\file.txt", "filename"), "C:\\dir\\file.txt");
+    EXPECT(GET("attachment; filename=\"C:\\\\dir\\\\file.txt\"", "filename"), "C:\\dir\\file.txt");
+}
+
 static void hostile_names(void **st)
 {
     (void)st;
@@ -176,8 +208,14 @@ static void hostile_names(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ctype),    cmocka_unit_test(tokens),  cmocka_unit_test(plain_values),
-        cmocka_unit_test(evasions), cmocka_unit_test(rfc2231), cmocka_unit_test(hostile_names),
+        cmocka_unit_test(ctype),
+        cmocka_unit_test(tokens),
+        cmocka_unit_test(plain_values),
+        cmocka_unit_test(evasions),
+        cmocka_unit_test(rfc2231),
+        cmocka_unit_test(hostile_names),
+        cmocka_unit_test(rfc2231_prefix_first_section_only),
+        cmocka_unit_test(unquoted_backslash_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

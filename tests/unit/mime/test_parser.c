@@ -5,6 +5,7 @@
  * the same text. Tests then check exact part bodies, paths and anomalies,
  * and hostile inputs for bounded memory and no deep recursion.
  */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -684,6 +685,92 @@ static void gaps(void **st)
     coll_free(c);
 }
 
+/* Two losses in one part: it misses both (the sizes the test chose), and so
+ * does every entity around it. */
+static void two_gaps_add_up(void **st)
+{
+    (void)st;
+    coll *c = coll_new(0);
+    st_mime *p = st_mime_new(NULL, on_event, c);
+    const char *a = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nabc";
+    const char *b = "def\r\n";
+    const char *d = "ghi\r\n--b\r\n\r\nsecond\r\n--b--\r\n";
+    st_mime_feed(p, (const uint8_t *)a, strlen(a));
+    st_mime_gap(p, 100);
+    st_mime_feed(p, (const uint8_t *)b, strlen(b));
+    st_mime_gap(p, 50);
+    st_mime_feed(p, (const uint8_t *)d, strlen(d));
+    st_mime_finish(p);
+    st_mime_free(p);
+    part *p1 = by_path(c, "1", NULL);
+    assert_int_equal(p1->missing, 150);
+    assert_true(p1->flags & ST_MIME_PF_GAP);
+    assert_int_equal(by_path(c, "", NULL)->missing, 150);
+    assert_int_equal(by_path(c, "2", NULL)->missing, 0);
+    body_is(c, "2", NULL, "second");
+    coll_free(c);
+}
+
+/* Header field names are case-insensitive (RFC 5322's are case-insensitive
+ * literals; Python's email looks them up so); events carry them in lower
+ * case, every letter A-Z included. The expected names
+ * are the written ones through tolower(). */
+static void header_names_lowered(void **st)
+{
+    (void)st;
+    static const char m[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ: alphabet\r\n"
+                            "X-Zz-Spam-Score: 9\r\n\r\nbody\r\n";
+    char want[160], n1[32], n2[32];
+    size_t i;
+    for (i = 0; m[i] != ':'; i++)
+        n1[i] = (char)tolower((unsigned char)m[i]);
+    n1[i] = 0;
+    const char *h2 = strstr(m, "\r\n") + 2;
+    for (i = 0; h2[i] != ':'; i++)
+        n2[i] = (char)tolower((unsigned char)h2[i]);
+    n2[i] = 0;
+    snprintf(want, sizeof want, "H 0 %s: alphabet\nH 0 %s: 9\n", n1, n2);
+    coll *c = run(m);
+    assert_int_equal(strncmp(c->out.b, want, strlen(want)), 0);
+    assert_string_equal(n1, "abcdefghijklmnopqrstuvwxyz");
+    coll_free(c);
+    invariant(m, sizeof m - 1, NULL);
+}
+
+/* RFC 2046 5.1.1: a close delimiter is "--" boundary "--" then only
+ * transport padding; "--b--junk" is body text. Python's email agrees: the
+ * first part's payload is "one\r\n--b--junk\r\nstill one" and a second
+ * part follows. */
+static void close_delimiter_with_junk(void **st)
+{
+    (void)st;
+    static const char m[] = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                            "--b\r\n\r\none\r\n--b--junk\r\nstill one\r\n"
+                            "--b\r\n\r\ntwo\r\n--b--\r\n";
+    coll *c = run(m);
+    body_is(c, "1", NULL, "one\r\n--b--junk\r\nstill one");
+    body_is(c, "2", NULL, "two");
+    assert_int_equal(c->nanom, 0);
+    coll_free(c);
+    invariant(m, sizeof m - 1, NULL);
+}
+
+/* RFC 2045 6.8: base64 text is a multiple of 4 characters, '=' padding the
+ * last group. "TQ" (two sextets, no '=') still decodes to "M"
+ * (base64.b64decode("TQ==")) but the part says it was cut. */
+static void base64_unpadded_two_sextets(void **st)
+{
+    (void)st;
+    static const char m[] = "Content-Type: application/octet-stream\r\n"
+                            "Content-Transfer-Encoding: base64\r\n\r\nTQ\r\n";
+    coll *c = run(m);
+    body_is(c, "1", NULL, "M");
+    assert_true(has_anomaly(c, "base64_truncated"));
+    assert_true(by_path(c, "1", NULL)->flags & ST_MIME_PF_DECODE_ERRORS);
+    coll_free(c);
+    invariant(m, sizeof m - 1, NULL);
+}
+
 /* ---------------------------------------------------------------- hostile */
 
 static void huge_header_bounded(void **st)
@@ -943,18 +1030,33 @@ static void memory_shrinks_back(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(simple_message),           cmocka_unit_test(nested_three_levels),
-        cmocka_unit_test(crlf_before_boundary),     cmocka_unit_test(boundary_padding_and_prefixes),
-        cmocka_unit_test(missing_final_boundary),   cmocka_unit_test(rfc822_paths),
-        cmocka_unit_test(rfc822_paths_events),      cmocka_unit_test(rfc822_base64_and_simple),
-        cmocka_unit_test(rfc2231_filename),         cmocka_unit_test(hostile_filenames),
-        cmocka_unit_test(content_type_defaults),    cmocka_unit_test(qp_and_unknown_parts),
-        cmocka_unit_test(missing_header_separator), cmocka_unit_test(gaps),
-        cmocka_unit_test(huge_header_bounded),      cmocka_unit_test(deep_nesting_bounded),
-        cmocka_unit_test(deep_rfc822_bounded),      cmocka_unit_test(boundary_never_closes),
-        cmocka_unit_test(base64_garbage_part),      cmocka_unit_test(many_parts),
-        cmocka_unit_test(too_many_headers),         cmocka_unit_test(memory_sized_to_need),
+        cmocka_unit_test(simple_message),
+        cmocka_unit_test(nested_three_levels),
+        cmocka_unit_test(crlf_before_boundary),
+        cmocka_unit_test(boundary_padding_and_prefixes),
+        cmocka_unit_test(missing_final_boundary),
+        cmocka_unit_test(rfc822_paths),
+        cmocka_unit_test(rfc822_paths_events),
+        cmocka_unit_test(rfc822_base64_and_simple),
+        cmocka_unit_test(rfc2231_filename),
+        cmocka_unit_test(hostile_filenames),
+        cmocka_unit_test(content_type_defaults),
+        cmocka_unit_test(qp_and_unknown_parts),
+        cmocka_unit_test(missing_header_separator),
+        cmocka_unit_test(gaps),
+        cmocka_unit_test(huge_header_bounded),
+        cmocka_unit_test(deep_nesting_bounded),
+        cmocka_unit_test(deep_rfc822_bounded),
+        cmocka_unit_test(boundary_never_closes),
+        cmocka_unit_test(base64_garbage_part),
+        cmocka_unit_test(many_parts),
+        cmocka_unit_test(too_many_headers),
+        cmocka_unit_test(memory_sized_to_need),
         cmocka_unit_test(memory_shrinks_back),
+        cmocka_unit_test(two_gaps_add_up),
+        cmocka_unit_test(header_names_lowered),
+        cmocka_unit_test(close_delimiter_with_junk),
+        cmocka_unit_test(base64_unpadded_two_sextets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,6 +107,22 @@ static void test_socks4a(void **state)
     check(t, 3, "HELO x\r\n", "220 hi\r\n", "socks4");
 }
 
+/* SOCKS4a is an address 0.0.0.x with x nonzero ("SOCKS 4A: A Simple Extension
+ * to SOCKS 4 Protocol", Ying-Da Lee): 0.0.0.0 is a plain SOCKS4 request, no
+ * host name follows the user id. */
+static void test_socks4_zero_address(void **state)
+{
+    (void)state;
+    static const turn t[] = {
+        T(0, "\x04\x01\x00\x19\x00\x00\x00\x00"
+             "bob\x00"),
+        T(1, "\x00\x5a\x00\x19\x00\x00\x00\x00"
+             "220 hi\r\n"),
+        T(0, "HELO x\r\n"),
+    };
+    check(t, 3, "HELO x\r\n", "220 hi\r\n", "socks4");
+}
+
 static void test_plain_smtp_untouched(void **state)
 {
     (void)state;
@@ -147,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_http_connect),
         cmocka_unit_test(test_socks5_with_password),
         cmocka_unit_test(test_socks4a),
+        cmocka_unit_test(test_socks4_zero_address),
         cmocka_unit_test(test_plain_smtp_untouched),
         cmocka_unit_test(test_unfinished_preamble_loses_nothing),
     };

@@ -1,0 +1,93 @@
+/*
+ * test_verdict.c - the server's verdict decides (issue 9): a command changes
+ * the transaction only when the server accepts it.
+ *
+ * The truth is the RFCs: RFC 5321 4.1.4 (only an accepted EHLO/HELO resets
+ * the transaction in progress; RSET likewise, 4.1.1.5); RFC 3030 2 ("If a
+ * 5XX or 4XX code is received by the sender-SMTP in response to any BDAT
+ * chunk, the transaction should be considered failed"), which makes a BDAT
+ * refused for its malformed size (Zeek's smtp-bdat-cmd-invalid: "521 5.5.4
+ * Syntax: BDAT count [LAST]") the transaction's end: rejected, with that
+ * refusal as its reply, even when the client then says QUIT.
+ */
+#include "dialogue.h"
+
+static const turn d_refused_ehlo[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n"),
+    S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+    C("EHLO\r\n"),
+    S("501 Syntax: EHLO hostname\r\n"),
+    C("DATA\r\n"),
+    S("354 End data with <CR><LF>.<CR><LF>\r\n"),
+    C("Subject: x\r\n\r\nbody\r\n.\r\n"),
+    S("250 2.0.0 Ok: queued as 4Xy\r\n"),
+};
+
+static void test_refused_ehlo_keeps_the_transaction(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_refused_ehlo, NT(d_refused_ehlo), &r);
+    assert_int_equal(count(&r, "TX_END "), 1);
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=250 t=250 2.0.0 Ok: queued as 4Xy f=0 s=ACCEPTED");
+    ASSERT_MSG(&r, 0, "Subject: x\r\n\r\nbody\r\n");
+    rec_free(&r);
+    split_check(d_refused_ehlo, NT(d_refused_ehlo));
+}
+
+static const turn d_refused_rset[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRSET\r\n"),
+    S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n421 4.3.0 not now\r\n"),
+    C("DATA\r\n"),
+    S("354 go\r\n"),
+    C("hi\r\n.\r\n"),
+    S("250 2.0.0 Ok\r\n"),
+};
+
+static void test_refused_rset_keeps_the_transaction(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_refused_rset, NT(d_refused_rset), &r);
+    assert_int_equal(count(&r, "TX_END "), 1);
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=250 t=250 2.0.0 Ok f=0 s=ACCEPTED");
+    rec_free(&r);
+    split_check(d_refused_rset, NT(d_refused_rset));
+}
+
+static const turn d_bad_bdat_then_quit[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<zeek@localhost>\r\nRCPT TO:<root@localhost>\r\n"),
+    S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+    C("BDAT 1234 SCRAMBLE\r\n"),
+    S("521 5.5.4 Syntax: BDAT count [LAST]\r\n"),
+    C("QUIT\r\n"),
+    S("221 2.0.0 Bye\r\n"),
+};
+
+static void test_refused_bdat_fails_the_transaction(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_bad_bdat_then_quit, NT(d_bad_bdat_then_quit), &r);
+    assert_has(&r, "ANOMALY v=bdat_invalid_size ");
+    assert_has(&r, "DATA_BEGIN v=BDAT ");
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=521 t=521 5.5.4 Syntax: BDAT count [LAST] f=0 "
+                   "s=REJECTED");
+    assert_int_equal(count(&r, "TX_END "), 1);
+    assert_has(&r, "COMMAND v=BDAT a=1234 SCRAMBLE ");
+    rec_free(&r);
+    split_check(d_bad_bdat_then_quit, NT(d_bad_bdat_then_quit));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refused_ehlo_keeps_the_transaction),
+        cmocka_unit_test(test_refused_rset_keeps_the_transaction),
+        cmocka_unit_test(test_refused_bdat_fails_the_transaction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
