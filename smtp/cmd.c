@@ -41,6 +41,7 @@ static int classify(const char *v, size_t n)
 
 void st_smtp_push(st_smtp *p, int kind, int flags, const char *text, size_t len)
 {
+    p->cmd_gap = 0; /* a whole command after the loss: the client side is in step */
     while (st_smtp_cmdq_push(&p->q, kind, flags, text, len) != 0) {
         if (!p->overflowed)
             st_smtp_anomaly(p, "pending_queue_overflow", NULL);
@@ -124,11 +125,16 @@ static void after_push(st_smtp *p, int kind)
     } else if (kind == ST_K_STARTTLS) {
         st_smtp_tls_start(p);
     } else if (kind == ST_K_DATA) {
-        p->cmode = ST_CM_DATA;
-        p->dstate = ST_DS_LS;
-        p->data_started = 0;
-        p->data_gap = 0;
+        st_smtp_enter_data(p);
     }
+}
+
+void st_smtp_enter_data(st_smtp *p)
+{
+    p->cmode = ST_CM_DATA;
+    p->dstate = ST_DS_LS;
+    p->data_started = 0;
+    p->data_gap = 0;
 }
 
 static void command(st_smtp *p, const char *line, size_t len)

@@ -134,13 +134,22 @@ static void on_starttls(st_smtp *p, const st_smtp_reply *r)
     st_smtp_tls_reply(p, r->code);
 }
 
+/* A MAIL the server refuses while a transaction is open (503 nested MAIL,
+ * sender already given) changes nothing (RFC 5321 4.1.4); one refused
+ * with none open is kept as a rejected transaction, as evidence of the
+ * sender tried. */
 static void on_mail(st_smtp *p, char *arg, const st_smtp_reply *r)
 {
     st_smtp_event ev;
     const char *path, *params;
-    st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), NULL);
     if (st_smtp_parse_path(arg, "FROM", &path, &params) != 0)
         st_smtp_anomaly(p, "mail_syntax", NULL);
+    if (is_error(r->code) && p->tx.open) {
+        ev_cmd(&ev, ST_SMTP_EV_COMMAND, "MAIL", path, r);
+        st_smtp_emit(p, &ev);
+        return;
+    }
+    st_smtp_tx_close(p, st_smtp_tx_abandon(p, ST_TX_ABORTED), NULL);
     p->tx.open = 1;
     p->tx.rejected = is_error(r->code);
     ev_cmd(&ev, ST_SMTP_EV_MAIL, "MAIL", path, r);
@@ -175,6 +184,8 @@ static void on_data(st_smtp *p, const st_smtp_reply *r)
     if (r->code == 354 || r->code == 0) {
         if (p->cmode == ST_CM_DATA)
             st_smtp_data_begin(p, "DATA", r->code ? r : NULL);
+        if (r->code == 354 && !p->tx.fail_hard)
+            st_smtp_tx_fail(p, NULL); /* an earlier refusal of DATA is over */
         return;
     }
     st_smtp_check_rcpt(p);
@@ -184,13 +195,20 @@ static void on_data(st_smtp *p, const st_smtp_reply *r)
     }
     p->cmode = ST_CM_CMD;
     st_smtp_line_reset(&p->cl);
+    int open = p->tx.open;
     st_smtp_data_begin(p, "DATA", r); /* the record says DATA was tried */
-    st_smtp_tx_close(p, ST_TX_REJECTED, r);
+    if (!open) { /* no sender: a refused attempt, on its own (as Zeek logs it) */
+        st_smtp_tx_close(p, ST_TX_REJECTED, r);
+        return;
+    }
+    /* RFC 5321 3.3: the envelope stays; a later DATA may still be accepted.
+     * If none is, the transaction ends rejected with this refusal. */
+    st_smtp_tx_refused(p, r);
 }
 
 static void on_bdat(st_smtp *p, int flags, const st_smtp_reply *r)
 {
-    if (r->code != 0 && !is_2xx(r->code) && !p->tx.fail_code)
+    if (r->code != 0 && !is_2xx(r->code) && !p->tx.fail_hard)
         st_smtp_tx_fail(p, r); /* chunks still in the pipeline are discarded (RFC 3030 2) */
     if (flags & ST_F_LAST)
         st_smtp_tx_close(p, st_smtp_tx_final(p, r->code), r);

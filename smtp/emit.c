@@ -57,16 +57,27 @@ st_tx_status st_smtp_tx_final(const st_smtp *p, int code)
     return code >= 200 && code < 300 && !p->tx.rejected ? ST_TX_ACCEPTED : ST_TX_REJECTED;
 }
 
-void st_smtp_tx_fail(st_smtp *p, const st_smtp_reply *r)
+static void keep_refusal(st_smtp *p, const st_smtp_reply *r, int hard)
 {
     free(p->tx.fail);
     p->tx.fail = NULL;
-    p->tx.fail_code = 0;
+    p->tx.fail_code = p->tx.fail_hard = 0;
     if (!r || !p->tx.open)
         return;
     const char *t = r->text ? r->text : "";
     p->tx.fail = strndup(t, strnlen(t, ST_SMTP_FAIL_TEXT));
     p->tx.fail_code = r->code;
+    p->tx.fail_hard = hard;
+}
+
+void st_smtp_tx_fail(st_smtp *p, const st_smtp_reply *r)
+{
+    keep_refusal(p, r, 1);
+}
+
+void st_smtp_tx_refused(st_smtp *p, const st_smtp_reply *r)
+{
+    keep_refusal(p, r, 0);
 }
 
 void st_smtp_tx_close(st_smtp *p, st_tx_status status, const st_smtp_reply *r)
@@ -78,8 +89,8 @@ void st_smtp_tx_close(st_smtp *p, st_tx_status status, const st_smtp_reply *r)
     ev_init(&ev, ST_SMTP_EV_TX_END);
     ev.status = status;
     ev.reply = r ? *r : no_reply;
-    if (p->tx.fail_code) {
-        ev.status = ST_TX_REJECTED; /* a refused chunk failed it (RFC 3030 2) */
+    if (p->tx.fail_code && (p->tx.fail_hard || status != ST_TX_ACCEPTED)) {
+        ev.status = ST_TX_REJECTED; /* refused, and never accepted after */
         if (!ev.reply.code) {       /* ended with no reply of its own: that refusal */
             ev.reply.code = p->tx.fail_code;
             ev.reply.text = fail;

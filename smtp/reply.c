@@ -112,6 +112,27 @@ static void server_ended_data(st_smtp *p, const st_smtp_reply *r)
     st_smtp_tx_close(p, st_smtp_tx_final(p, r->code), r);
 }
 
+/* A 354 that no pending command can have earned, after client bytes
+ * were lost among the commands: the lost bytes held a DATA (only DATA
+ * earns 354, RFC 5321 4.3.2). Follow the server: the commands before it
+ * lost their replies, the content that follows is a message, and it is
+ * flagged as missing the lost bytes (some may have been its beginning). */
+static int infer_data(st_smtp *p, const st_smtp_reply *r)
+{
+    if (r->code != 354 || p->cmode != ST_CM_CMD || !p->cmd_gap || pick(p, 354) >= 0)
+        return 0;
+    uint64_t lost = p->cmd_gap;
+    st_smtp_anomaly(p, "data_inferred", NULL);
+    while (p->q.n)
+        st_smtp_complete_head(p, NULL);
+    st_smtp_push(p, ST_K_DATA, 0, "DATA", 4);
+    st_smtp_enter_data(p);
+    st_smtp_complete_head(p, r);
+    st_smtp_content_gap(p, lost);
+    p->dstate = ST_DS_LS; /* the content goes on at a line start, the 354 says */
+    return 1;
+}
+
 static void on_reply(st_smtp *p, const st_smtp_reply *r)
 {
     if (!p->banner_done) {
@@ -125,6 +146,8 @@ static void on_reply(st_smtp *p, const st_smtp_reply *r)
         server_ended_data(p, r); /* the lost bytes held the final dot */
         return;
     }
+    if (infer_data(p, r))
+        return;
     long i = pick(p, r->code);
     if (i < 0) {
         st_smtp_anomaly(p, "unmatched_reply", r->text);

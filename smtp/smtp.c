@@ -218,6 +218,7 @@ static void client_gap(st_smtp *p, uint64_t len)
         break;
     case ST_CM_CMD:
         st_smtp_line_gap(&p->cl);
+        p->cmd_gap += len;
         break;
     default:
         break;

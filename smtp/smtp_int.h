@@ -100,8 +100,9 @@ typedef struct st_smtp_tx {
     int open, rejected, data_begun, msg_ended, warned;
     int bdat;                       /* the message of this transaction came by BDAT */
     unsigned rcpt_seen, rcpt_maybe; /* RCPTs, and those not refused */
-    char *fail;                     /* the refusal of a BDAT that failed the transaction */
-    int fail_code;                  /* (RFC 3030 2): its reply, whatever follows */
+    char *fail;                     /* a refusal that ends the transaction rejected, with it */
+    int fail_code;                  /* as its reply, unless its own verdict comes later: */
+    int fail_hard;                  /* a BDAT's (RFC 3030 2) stands whatever follows */
 } st_smtp_tx;
 
 typedef struct st_smtp_auth {
@@ -130,6 +131,7 @@ struct st_smtp {
     /* client side */
     int cmode, dstate, data_started, bdat_last, bdat_open, helo_cmd;
     int data_gap;        /* bytes of the DATA content in progress were lost */
+    uint64_t cmd_gap;    /* client bytes lost among commands since the last reply matched */
     int mail_after_helo; /* the client said EHLO/HELO, then MAIL */
     uint64_t bdat_left;
     st_smtp_auth auth;
@@ -176,6 +178,9 @@ void st_smtp_tx_close(st_smtp *p, st_tx_status status, const st_smtp_reply *r);
  * ST_SMTP_FAIL_TEXT bytes of its text) as its reply; NULL: it goes on. */
 #define ST_SMTP_FAIL_TEXT 512
 void st_smtp_tx_fail(st_smtp *p, const st_smtp_reply *r);
+/* A refused DATA: the transaction goes on, but if it ends without being
+ * accepted it is rejected with this refusal. */
+void st_smtp_tx_refused(st_smtp *p, const st_smtp_reply *r);
 st_tx_status st_smtp_tx_abandon(const st_smtp *p, st_tx_status otherwise);
 st_tx_status st_smtp_tx_final(const st_smtp *p, int code);
 void st_smtp_data_begin(st_smtp *p, const char *verb, const st_smtp_reply *r);
@@ -197,6 +202,9 @@ void st_smtp_reply_reset(st_smtp_racc *ra);
 /* cmd.c */
 void st_smtp_client_line(st_smtp *p);
 void st_smtp_push(st_smtp *p, int kind, int flags, const char *text, size_t len);
+/* The client side reads DATA content from now on (a DATA command seen,
+ * or inferred from the server's 354). */
+void st_smtp_enter_data(st_smtp *p);
 
 /* data.c */
 size_t st_smtp_data_feed(st_smtp *p, const uint8_t *d, size_t n);

@@ -67,6 +67,7 @@ ANOMALY_TESTS = {
     "data_bdat_mixed": [HERE + "SmtpAnomalies.test_data_bdat_mixed"],
     "data_end_bare_lf": [SMTP_C + "test_dot_stuffing"],
     "data_end_not_seen": [SMTP_C + "test_gap_in_data"],
+    "data_inferred": [U + "smtp/test_verdict.c:test_354_after_a_hole_is_data"],
     "auth_bad_base64": [HERE + "SmtpAnomalies.test_auth_bad_base64_initial_response",
                         HERE + "SmtpAnomalies.test_auth_bad_base64_login_line"],
     "auth_plain_malformed": [HERE + "SmtpAnomalies.test_auth_plain_malformed"],
