@@ -14,11 +14,13 @@
 extern const st_analyzer st_analyzer_hash;  /* hash.c */
 extern const st_analyzer st_analyzer_magic; /* magic.c */
 extern const st_analyzer st_analyzer_yara;  /* yara.c */
+extern const st_analyzer st_analyzer_iocs;  /* ioc_analyzer.c */
 
 static const st_analyzer *const table[] = {
     &st_analyzer_hash,
     &st_analyzer_magic,
     &st_analyzer_yara,
+    &st_analyzer_iocs,
 };
 
 #define NTABLE (sizeof table / sizeof table[0])

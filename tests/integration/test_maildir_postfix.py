@@ -697,9 +697,6 @@ class Checks:
         self.assertEqual(self.msg("iocs")["x_originating_ip"], XOIP.strip("[]"))
         self.assertIsNone(self.msg("yara")["x_originating_ip"])
 
-    # expected to fail until the IOC engine lands (analyze/ioc.c replacing
-    # analyze/ioc_stub.c, which finds nothing: message.iocs is absent)
-    @unittest.expectedFailure
     def test_iocs_from_body_and_x_originating_ip(self):
         iocs = self.msg("iocs").get("iocs")
         self.assertIsInstance(iocs, dict, "message.iocs")
