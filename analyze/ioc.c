@@ -155,7 +155,10 @@ static void add_where(ioc_value *v, unsigned char name)
 void st_ioc_found(st_ioc_text *t, int type, const char *value)
 {
     st_ioc_set *s = t->s;
-    if (st_ioc_allowed(s->e, type, value))
+    for (const char *c = value; *c; c++)
+        if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
+            return; /* values are printable ASCII, whatever the patterns let through */
+    if (!*value || st_ioc_allowed(s->e, type, value))
         return;
     size_t b = hash_of(type, value) & (s->nbucket - 1);
     for (ioc_value *v = s->bucket[b]; v; v = v->next_in_bucket)

@@ -17,7 +17,8 @@
  * found inside base64 runs and percent-encoded text (decoded first), and,
  * in HTML, in href= and src= values (entities decoded).
  *
- * Limits: one value is at most ST_IOC_VALUE_MAX bytes (longer URLs are
+ * Values are ASCII: a URL ends at the first byte that is not (an IRI's
+ * UTF-8 path is cut there). Limits: one value is at most ST_IOC_VALUE_MAX bytes (longer URLs are
  * cut there); decoded base64 and percent runs are scanned for URLs only,
  * once (what they decode to is not decoded again).
  *
@@ -38,7 +39,7 @@
 
 static const char *const patterns[ST_IOC_RES] = {
     [ST_IOC_RE_URL] = "(?<![a-z0-9])(?:h[tx]{2}ps?|f[tx]ps?|sftp)(?:://|\\[://\\]|\\[:\\]//)"
-                      "[^\\s<>\"'\\x00-\\x1f\\x7f]+",
+                      "[^\\s<>\"'\\x00-\\x1f\\x7f-\\xff]+",
     [ST_IOC_RE_DOMAIN] = "(?<![a-z0-9_.-])" LABEL "(?:" DOT LABEL ")+(?![a-z0-9_-])",
     [ST_IOC_RE_EMAIL] =
         "(?<![a-z0-9._%+-])[a-z0-9][a-z0-9._%+-]{0,63}" AT LABEL "(?:" DOT LABEL ")+(?![a-z0-9_-])",
@@ -52,7 +53,7 @@ static const char *const patterns[ST_IOC_RES] = {
     [ST_IOC_RE_MAC] = "(?<![0-9a-f:-])[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\\1[0-9a-f]{2}){4}"
                       "(?![0-9a-f:-])",
     [ST_IOC_RE_B64] = "[a-z0-9+/]{20,}={0,2}",
-    [ST_IOC_RE_PCT] = "(?:h[tx]{2}ps?|ftp)%3a%2f%2f[^\\s<>\"']+",
+    [ST_IOC_RE_PCT] = "(?:h[tx]{2}ps?|ftp)%3a%2f%2f[^\\s<>\"'\\x00-\\x1f\\x7f-\\xff]+",
     [ST_IOC_RE_HREF] = "(?:href|src)\\s*=\\s*(?:\"([^\"]*)\"|'([^']*)'|([^\\s>\"']+))",
 };
 

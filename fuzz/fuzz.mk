@@ -20,7 +20,7 @@
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= fuzz_l2 fuzz_smtp fuzz_mime fuzz_message fuzz_hdr fuzz_tunnel fuzz_pcap \
-                fuzz_tcp fuzz_eml fuzz_config
+                fuzz_tcp fuzz_eml fuzz_config fuzz_ioc
 FUZZ_JOBS    ?= 1
 FCC     ?= clang
 B       ?= build
@@ -57,6 +57,7 @@ MAXLEN_fuzz_pcap    := 262144
 MAXLEN_fuzz_tcp     := 65536
 MAXLEN_fuzz_eml     := 131072
 MAXLEN_fuzz_config  := 4096
+MAXLEN_fuzz_ioc     := 65536
 
 # Dictionaries (fuzz/dict/), joined with + when a target takes several.
 DICT_fuzz_smtp    := smtp
@@ -68,6 +69,7 @@ DICT_fuzz_message := mime+hdr
 DICT_fuzz_eml     := mime+hdr
 DICT_fuzz_hdr     := hdr
 DICT_fuzz_config  := config
+DICT_fuzz_ioc     := ioc
 
 # Further libFuzzer flags, joined with +. Entropic scheduling costs the
 # targets that run the whole pipeline most of their time (libFuzzer's

@@ -47,7 +47,7 @@ from pcapgen import Session, write_pcap
 FUZZ = os.path.join(ROOT, "fuzz")
 REPLAY = os.path.join(BUILD, "fuzz", "replay")
 TARGETS = ("fuzz_l2", "fuzz_smtp", "fuzz_mime", "fuzz_message", "fuzz_hdr", "fuzz_tunnel",
-           "fuzz_pcap", "fuzz_tcp", "fuzz_eml", "fuzz_config")
+           "fuzz_pcap", "fuzz_tcp", "fuzz_eml", "fuzz_config", "fuzz_ioc")
 LT_L2 = [0, 1, 9, 12, 14, 101, 108, 113, 228, 229, 276, 105]
 LT_PCAP = LT_L2[:-1]
 CAPTURE_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
