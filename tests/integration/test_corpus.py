@@ -373,18 +373,6 @@ XFAIL = {
     # expected to fail until issue 9 (every packet of the session counted)
     ("ndpi/smtp-starttls", "counters"): _PACKETS_AFTER_CLOSE + (
         "the IPv6 flow, server 16 of 17: frame 69, a FIN after the client's RST"),
-    # expected to fail until issue 9 (the dialogue: the server's verdict decides)
-    ("zeek/smtp-mail-transactions-invalid", "envelope"): (
-        "issue 9 (a refused command changes nothing): 5 transactions where the server's replies "
-        "give 3: the DATA refused with 503 (frame 40) leaves the transaction of 'MAIL FROM:<bob>' "
-        "(250, frame 37) open, so the next DATA's 503 (frame 49) is no new sender-less "
-        "transaction, and 'MAIL FROM:<bob>' refused with '503 sender already given' (frame 58) "
-        "starts none; the last transaction comes out status rejected with reply '250 OK "
-        "id=1pgobM-001mwq-Vc'"),
-    # expected to fail until issue 9 (the dialogue: the server's verdict decides)
-    ("zeek/smtp-mail-transactions-invalid", "content"): (
-        "issue 9 (a refused command changes nothing): the records' MIME entities map onto 3 "
-        "transactions (ALIGN), smtptap reports 5: the same split as in the envelope"),
     # expected to fail until issue 10 (every MIME entity hashed)
     ("arkime/smtp-subject-utf8-q", "content"): (
         "issue 10 (every MIME entity hashed): the base64 text/plain body (mime_path 1, charset "
