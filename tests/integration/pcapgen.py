@@ -1,6 +1,7 @@
 """pcapgen - build TCP sessions packet by packet, for tests that need a
 capture no real software would produce on demand (lost segments, reused
-4-tuples, idle sessions, hostile framing).
+4-tuples, idle sessions, hostile framing). set_ack and fragment_ipv4 rewrite
+one frame: ACKs that stop at a hole, a segment as two IPv4 fragments.
 
 Independent of smtptap: plain struct packing of Ethernet/IPv4/IPv6/TCP.
 TCP checksums are left zero (smtptap, like a sensor behind checksum
@@ -134,3 +135,34 @@ def write_pcap(path, packets, linktype=1):
             usec = int(round((ts - sec) * 1e6))
             f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
             f.write(frame)
+
+
+def set_ack(frame, ack):
+    """The frame with its TCP acknowledgement number replaced (IPv4 or IPv6
+    over Ethernet, as Session builds them)."""
+    v6 = frame[12:14] == b"\x86\xdd"
+    th = 14 + (40 if v6 else (frame[14] & 15) * 4)
+    return frame[:th + 8] + struct.pack("!I", ack & 0xFFFFFFFF) + frame[th + 12:]
+
+
+def fragment_ipv4(frame, first, ident=0x4242):
+    """Split an IPv4 frame (as Session builds them) into two fragments: the
+    first carries `first` bytes of the IP payload (a multiple of 8; the TCP
+    header and the start of the data), More Fragments set; the second the
+    rest at that offset; both with identification ident. Each gets its own
+    header checksum (RFC 791)."""
+    assert frame[12:14] == b"\x08\x00" and first % 8 == 0
+    eth, ip = frame[:14], frame[14:]
+    ihl = (ip[0] & 15) * 4
+    hdr, payload = ip[:ihl], ip[ihl:]
+    assert 0 < first < len(payload)
+    out = []
+    for off, part, mf in ((0, payload[:first], 1), (first, payload[first:], 0)):
+        h = bytearray(hdr)
+        struct.pack_into("!H", h, 2, ihl + len(part))
+        struct.pack_into("!H", h, 4, ident)
+        struct.pack_into("!H", h, 6, (mf << 13) | (off // 8))  # DF cleared
+        struct.pack_into("!H", h, 10, 0)
+        struct.pack_into("!H", h, 10, _csum(bytes(h)))
+        out.append(eth + bytes(h) + part)
+    return out

@@ -26,7 +26,7 @@ import tempfile
 import unittest
 
 from common import PCAPS, SmtptapCase, parse_endpoint, smtptap
-from pcapgen import Session, write_pcap
+from pcapgen import Session, fragment_ipv4, set_ack, write_pcap
 
 sys.path.insert(0, os.path.join(PCAPS, "clients"))
 import manifest as recorder  # noqa: E402  pcaps/clients/manifest.py: tshark reassembly, no smtptap
@@ -407,6 +407,17 @@ class BuiltDialogue(Built):
         self.assertEqual(r["bytes"], {"client": d.sent["c"], "server": d.sent["s"]})
         self.assertEqual(r["packets"], d.packets_by_side())  # the last ACK after both FINs too
 
+    def test_mail_params_trailing_blanks(self):
+        # RFC 5321 4.1.2: Mail-parameters = esmtp-param *(SP esmtp-param);
+        # blanks a client leaves after the last one are not a parameter
+        d = Dialogue().tx(params=b" SIZE=123 BODY=8BITMIME \t ").tx(frm=b"c@x.test", params=b" \t")
+        run, r = self.one(d.quit())
+        t1, t2 = r["transactions"]
+        self.assertEqual(t1["mail_params"], "SIZE=123 BODY=8BITMIME")
+        self.assertIsNone(t2["mail_params"])  # only blanks: no parameters
+        self.assertEqual([t["status"] for t in r["transactions"]], ["accepted", "accepted"])
+        self.assertEqual(r["anomalies"], [])
+
     def test_packets_until_eof(self):
         # truth: the frames written from each side, SYN and SYN-ACK included;
         # the capture ends with the session open, so no packet closes it
@@ -633,6 +644,20 @@ class BuiltClose(Built):
         closes = {r["client"]["port"]: r["close"] for r in run.records}
         self.assertEqual(closes, {2001: "timeout", 2002: "fin"})
 
+    def test_idle_timeout_option(self):
+        # idle_timeout=60 (not the default 300): silent 62 s of packet time is
+        # closed "timeout"; silent 40 s when the capture ends is still open
+        idle = Dialogue(client=("10.0.2.1", 2001)).tx()
+        quiet = Dialogue(client=("10.0.2.3", 2003), t0=idle.s.t + 22).tx()
+        later = Dialogue(client=("10.0.2.2", 2002), t0=idle.s.t + 62).tx().quit()
+        self.assertLess(later.s.t - quiet.s.t, 45)
+        run = self.run_packets(idle.s.packets + quiet.s.packets + later.s.packets,
+                               "--idle-timeout", "60")
+        closes = {r["client"]["port"]: r["close"] for r in run.records}
+        self.assertEqual(closes, {2001: "timeout", 2002: "fin", 2003: "eof"})
+        for r in run.records:  # each closed after its transaction was accepted
+            self.assertEqual([t["status"] for t in r["transactions"]], ["accepted"])
+
     def open_sessions(self, n, limit):
         """n sessions that spoke SMTP and stay open; their close reasons."""
         ds = [Dialogue(client=("10.0.3.%d" % (i + 1), 3000 + i), t0=1700000000 + i)
@@ -756,6 +781,93 @@ class BuiltLimits(Built):
                         {"addr": "no@y.test", "reply": "550 5.1.1 <no@y.test>: unknown"}])
                 else:
                     self.assertIn("pending_queue_overflow", self.names(r["anomalies"]))
+
+
+class BuiltReassembly(Built):
+    """Options and cases of the reassembly that a record shows: ooo_limit,
+    IPv4 fragments. The truth is the segments written (and the ones left
+    out), and tshark's frame counts of the same capture."""
+
+    def test_ooo_limit(self):
+        # One client segment of the first message is lost, and every server
+        # ACK after it stays at the hole (nothing acknowledges the missing
+        # bytes, so no reordering window applies): only the queue behind
+        # the hole can decide. With ooo_limit=4096, far below the ~13 KB
+        # sent after the hole, the hole is skipped as soon as the queue
+        # passes 4096 bytes, and the rest of the dialogue is in order.
+        lines = b"".join(b"ooo line %05d abcdefghijklmnopqrstuvwxyz0123456789\r\n" % i
+                         for i in range(300))
+        big, small = msg(subject=b"behind a hole", body=lines), msg(subject=b"after it")
+        d = Dialogue().tx(message=big).tx(frm=b"c@x.test", message=small).quit()
+        segs = [i for i, (_, f, tag) in enumerate(d.s.packets)
+                if tag == "data-c" and len(f) - 54 > 1000 and f[54:] in big]
+        victim = segs[1]
+        frame = d.s.packets[victim][1]
+        hole = int.from_bytes(frame[38:42], "big")  # its sequence number
+        lost = frame[54:]
+        after = sum(len(f) - 54 for _, f, tag in d.s.packets[victim + 1:] if tag == "data-c")
+        self.assertGreater(after, 3 * 4096)
+        self.assertLess(after, 32768 // 2)  # the default ooo_limit would wait for all of it
+        packets = []
+        for i, (ts, f, tag) in enumerate(d.s.packets):
+            if i == victim:
+                continue
+            if i > victim and f[26:30] == bytes([10, 0, 0, 2]) and \
+                    int.from_bytes(f[42:46], "big") > hole:
+                f = set_ack(f, hole)  # the server never acknowledges past the hole
+            packets.append((ts, f, tag))
+        run = self.run_packets(packets, "--ooo-limit", "4096")
+        self.assertEqual(len(run.records), 1)
+        r = run.records[0]
+        self.assertEqual(r["missing_bytes"], {"client": len(lost), "server": 0})
+        self.assertEqual(r["close"], "fin")
+        self.assertEqual(r["anomalies"], [])
+        t1, t2 = r["transactions"]
+        self.assertEqual((t1["status"], t1["reply"]), ("accepted", wire(QUEUED)))
+        self.assertEqual(t1["message"]["missing_bytes"], len(lost))
+        self.assertEqual(run.file_bytes(t1["message"]["eml"]), big.replace(lost, b"", 1))
+        self.assertEqual((t2["mail_from"], t2["status"], t2["reply"]),
+                         ("c@x.test", "accepted", wire(QUEUED)))
+        self.assertMessage(run, t2, small)
+
+    def tshark_frames(self, path, client_port):
+        """tshark's frames of the TCP stream from each side (a fragment is
+        the stream's only once its datagram is reassembled)."""
+        out = subprocess.run(["tshark", "-n", "-r", path, "-T", "fields", "-e", "tcp.stream",
+                              "-e", "tcp.srcport"], capture_output=True, text=True,
+                             check=True).stdout
+        n = {"client": 0, "server": 0}
+        for line in out.splitlines():
+            stream, _, sport = line.partition("\t")
+            if stream == "0":
+                n["client" if sport == str(client_port) else "server"] += 1
+        return n
+
+    def test_lone_first_fragment(self):
+        # A data segment's first IPv4 fragment (More Fragments set, offset
+        # 0) whose second fragment the capture lost, then the segment again
+        # whole (the retransmission): the fragment never reached TCP, so it
+        # is no packet of the session, and the message is whole
+        body = msg(body=b"".join(b"fragment line %04d\r\n" % i for i in range(300)))
+        d = Dialogue().tx(message=body).quit()
+        packets, done = [], False
+        for ts, f, tag in d.s.packets:
+            if tag == "data-c" and len(f) > 1000 and not done:
+                done = True
+                first, _second = fragment_ipv4(f, 512)
+                packets.append((ts - 0.0005, first, "frag"))
+            packets.append((ts, f, tag))
+        self.assertTrue(done)
+        path = os.path.join(self.dir, "frag.pcap")
+        write_pcap(path, packets)
+        run = smtptap("-r", path)
+        self.assertEqual(run.rc, 0, run.stderr)
+        r, = run.records
+        self.assertMessage(run, r["transactions"][0], body)
+        self.assertEqual(r["bytes"], {"client": d.sent["c"], "server": d.sent["s"]})
+        want = self.tshark_frames(path, d.s.cport)
+        self.assertEqual(want, d.packets_by_side())  # the fragment is not the stream's
+        self.assertEqual(r["packets"], want)
 
 
 def mime_msg(b):

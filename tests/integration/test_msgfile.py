@@ -3,8 +3,14 @@
 The same extraction as for SMTP messages; the Maildir is only ever read (its tree, mtimes
 included, is the same afterwards); a symbolic link in new/ is not followed; follow mode sees a
 message delivered the Maildir way (tmp/, then rename into new/) and writes its record at once.
+Message and attachment fields (reply_to, x_originating_ip, omit_body, charset, description,
+content id, the 200-name headers cap) against Python's email package; attachment_store_max and
+message_store_max at their value and one past, against hashlib and the bytes on disk.
 """
 import base64
+import email
+import email.policy
+import hashlib
 import os
 import shutil
 import signal
@@ -285,3 +291,204 @@ class MessageFiles(SmtptapCase):
         self.assertFileRecord(run, run.records[0], "maildir", final, PLAIN)
         self.assertEqual(os.listdir(os.path.join(md, "new")), ["1700000100.M1P1.host"])
         self.assertEqual(os.listdir(os.path.join(md, "tmp")), [])
+
+
+# ---------------------------------------------------------------- message fields
+
+def parsed(data):
+    return email.message_from_bytes(data, policy=email.policy.default)
+
+
+FIELDS = (b"From: Alice <alice@example.test>\r\n"
+          b"To: bob@example.test\r\n"
+          b"Reply-To: Carol Replies <carol@elsewhere.test>\r\n"
+          b"Subject: fields of a message file\r\n"
+          b"X-Originating-IP: [192.0.2.44]\r\n"
+          b"MIME-Version: 1.0\r\n"
+          b"Content-Type: multipart/mixed; boundary=\"F-1\"\r\n"
+          b"\r\n"
+          b"--F-1\r\n"
+          b"Content-Type: multipart/alternative; boundary=\"F-2\"\r\n"
+          b"\r\n"
+          b"--F-2\r\n"
+          b"Content-Type: text/plain; charset=us-ascii\r\n"
+          b"\r\n"
+          b"The plain body.\r\n"
+          b"--F-2\r\n"
+          b"Content-Type: text/html; charset=us-ascii\r\n"
+          b"\r\n"
+          b"<p>The html body.</p>\r\n"
+          b"--F-2--\r\n"
+          b"--F-1\r\n"
+          b"Content-Type: text/plain; charset=iso-8859-1; name=\"notes.txt\"\r\n"
+          b"Content-Description: =?utf-8?q?R=C3=A9sum=C3=A9?= of the quarter\r\n"
+          b"Content-ID: <notes.1@example.test>\r\n"
+          b"Content-Disposition: attachment; filename=\"notes.txt\"\r\n"
+          b"Content-Transfer-Encoding: quoted-printable\r\n"
+          b"\r\n"
+          b"caf=E9 notes\r\n"
+          b"--F-1\r\n"
+          b"Content-Type: image/png; name=\"logo.png\"\r\n"
+          b"Content-Transfer-Encoding: base64\r\n"
+          b"\r\n" + base64.b64encode(b"\x89PNG\r\n\x1a\n not really") + b"\r\n"
+          b"--F-1--\r\n")
+
+
+class MessageFields(SmtptapCase):
+    """Fields of docs/record.md "Message contents" and "Attachment" read from
+    a message file; the truth is Python's email package over the same bytes,
+    and the bytes this test wrote."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="smtptap-msgfields-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def eml(self, data, *args, name="m.eml"):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        run = smtptap(*(list(args) + ["--eml", path]))
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(len(run.records), 1)
+        tx = run.records[0]["transactions"][0]
+        self.assertMessage(run, tx, data)
+        return run, tx["message"]
+
+    def test_reply_to_and_x_originating_ip(self):
+        want = parsed(FIELDS)
+        run, m = self.eml(FIELDS)
+        self.assertEqual(m["reply_to"], str(want["reply-to"]))
+        self.assertEqual(m["reply_to"], "Carol Replies <carol@elsewhere.test>")
+        self.assertNotEqual(m["reply_to"], m["from"])
+        self.assertEqual(m["x_originating_ip"], str(want["x-originating-ip"]).strip("[]"))
+        # without those headers: null
+        run, m = self.eml(PLAIN, name="plain.eml")
+        self.assertIsNone(m["reply_to"])
+        self.assertIsNone(m["x_originating_ip"])
+
+    def test_attachment_declared_fields(self):
+        want = [p for p in parsed(FIELDS).walk()
+                if not p.is_multipart() and p.get_content_type() != "text/html"
+                and not (p.get_content_type() == "text/plain" and p.get_filename() is None)]
+        run, m = self.eml(FIELDS)
+        got = m["attachments"]
+        self.assertEqual([a["filename"] for a in got], [p.get_filename() for p in want])
+        for a, p in zip(got, want):
+            with self.subTest(attachment=a["filename"]):
+                self.assertEqual(a["content_type"], p.get_content_type())
+                self.assertEqual(a["charset"], p.get_param("charset"))
+                self.assertEqual(a["disposition"], p.get_content_disposition())
+                desc = p["content-description"]
+                self.assertEqual(a["content_description"], None if desc is None else str(desc))
+                cid = p["content-id"]
+                self.assertEqual(a["content_id"], None if cid is None else str(cid))
+                self.assertEqual(a["size"], len(p.get_payload(decode=True)))
+                self.assertEqual(a["missing_bytes"], 0)
+        notes = got[0]
+        self.assertEqual((notes["charset"], notes["content_description"], notes["content_id"]),
+                         ("iso-8859-1", "R\u00e9sum\u00e9 of the quarter",
+                          "<notes.1@example.test>"))
+        self.assertEqual((got[1]["charset"], got[1]["content_description"], got[1]["content_id"]),
+                         (None, None, None))
+
+    def test_omit_body(self):
+        # docs/record.md: body and body_html null with omit_body; the message
+        # has both (email finds them), and they are there without the option
+        want = parsed(FIELDS)
+        plain = want.get_body(("plain",)).get_payload(decode=True).decode()
+        html = want.get_body(("html",)).get_payload(decode=True).decode()
+        run, m = self.eml(FIELDS)
+        self.assertEqual((m["body"], m["body_html"]), (plain, html))
+        for opt in (["--omit-body"], ["--set", "omit_body=true"]):
+            with self.subTest(opt=opt):
+                run, m = self.eml(FIELDS, *opt)
+                self.assertIsNone(m["body"])
+                self.assertIsNone(m["body_html"])
+                self.assertIs(m["body_truncated"], False)
+                self.assertIs(m["body_html_truncated"], False)
+                self.assertEqual(len(m["attachments"]), 2)  # the rest is as it was
+
+    def names_message(self, n):
+        fields = b"".join(b"X-Name-%03d: value %d\r\n" % (i, i) for i in range(n - 3))
+        return b"From: a@example.test\r\nTo: b@example.test\r\nSubject: many names\r\n" + \
+            fields + b"\r\nbody\r\n"
+
+    def test_headers_capped_at_200_names(self):
+        # docs/record.md "Fixed caps": 200 header names per headers object;
+        # beyond, the summary anomaly headers_capped with the fields dropped
+        for n, dropped in ((200, 0), (203, 3)):
+            with self.subTest(names=n):
+                data = self.names_message(n)
+                want = [(k.lower(), str(v)) for k, v in parsed(data).items()]
+                self.assertEqual(len(want), n)
+                run, m = self.eml(data, "--set", "mime_max_headers=1000")
+                self.assertEqual(sorted(m["headers"].items()), sorted(want[:200]))
+                if dropped:
+                    self.assertEqual(m["anomalies"], [{"name": "headers_capped",
+                                                       "detail": str(dropped),
+                                                       "mime_path": None}])
+                else:
+                    self.assertEqual(m["anomalies"], [])
+
+
+class StoreLimits(SmtptapCase):
+    """attachment_store_max and message_store_max (docs/record.md#limits), each
+    at its value (stored, the bytes on disk are the object's) and one past it
+    (not stored, still hashed whole: hashlib over the bytes written here)."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="smtptap-storemax-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def eml(self, data, *args):
+        path = os.path.join(self.dir, "m.eml")
+        with open(path, "wb") as f:
+            f.write(data)
+        run = smtptap(*(list(args) + ["--eml", path]))
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(len(run.records), 1)
+        return run, run.records[0]["transactions"][0]["message"]
+
+    def test_attachment_store_max(self):
+        payload = bytes(range(256)) * 20  # 5120 bytes
+        data = with_attachment(payload)
+        for limit, over in ((len(payload), False), (len(payload) - 1, True)):
+            with self.subTest(attachment_store_max=limit):
+                run, m = self.eml(data, "--set", "attachment_store_max=%d" % limit)
+                a, = [a for a in m["attachments"] if a["filename"] == "data.bin"]
+                self.assertEqual(a["size"], len(payload))
+                self.assertEqual((a["md5"], a["sha1"], a["sha256"]),
+                                 (hashlib.md5(payload).hexdigest(),
+                                  hashlib.sha1(payload).hexdigest(), sha256(payload)))
+                self.assertIs(a["truncated"], over)
+                where = os.path.join(run.out, "files", sha256(payload)[:2], sha256(payload))
+                if over:
+                    self.assertIsNone(a["stored"])
+                    self.assertFalse(os.path.exists(where))
+                else:
+                    self.assertEqual(a["stored"], "files/%s/%s" % (sha256(payload)[:2],
+                                                                   sha256(payload)))
+                    self.assertEqual(run.file_bytes(a["stored"]), payload)
+                # the message itself is far below message_store_max: stored whole
+                self.assertEqual(run.file_bytes(m["eml"]), data)
+
+    def test_message_store_max(self):
+        data = with_attachment(PAYLOAD)
+        for limit, over in ((len(data), False), (len(data) - 1, True)):
+            with self.subTest(message_store_max=limit):
+                run, m = self.eml(data, "--set", "message_store_max=%d" % limit)
+                self.assertEqual((m["size"], m["sha256"]), (len(data), sha256(data)))
+                where = os.path.join(run.out, "messages", sha256(data)[:2], sha256(data) + ".eml")
+                if over:
+                    self.assertIsNone(m["eml"])
+                    self.assertEqual(m["store_skipped"], "message_store_max")
+                    self.assertFalse(os.path.exists(where))
+                else:
+                    self.assertEqual(m["eml"], "messages/%s/%s.eml" % (sha256(data)[:2],
+                                                                       sha256(data)))
+                    self.assertNotIn("store_skipped", m)
+                    self.assertEqual(run.file_bytes(m["eml"]), data)
+                # the attachment is far below attachment_store_max: stored
+                a, = [a for a in m["attachments"] if a["filename"] == "data.bin"]
+                self.assertIs(a["truncated"], False)
+                self.assertEqual(run.file_bytes(a["stored"]), PAYLOAD)

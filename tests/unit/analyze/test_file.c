@@ -5,7 +5,8 @@
  * computed here, and the bytes read back from the store. An object is
  * written in odd pieces; its digests, size, stored path and the fields
  * the hash analyzer reports must match; over store_max it is hashed whole
- * but not stored ("truncated"); without the hash analyzer in the chain
+ * but not stored ("truncated"), at exactly store_max it is stored and not
+ * truncated; without the hash analyzer in the chain
  * there are no md5/sha1 fields; an unknown or repeated analyzer name is
  * refused with a message naming it.
  */
@@ -111,6 +112,29 @@ static void test_hash_store_report(void **state)
     assert_int_equal(st_file_result_of(f)->truncated, 1);
     snprintf(path, sizeof path, "%s/files/%.2s/%s", root, sha256, sha256);
     assert_int_not_equal(access(path, F_OK), 0);
+    st_file_free(f);
+
+    /* exactly store_max: stored whole, not truncated */
+    f = write_object(&small, b, 100);
+    digests(b, 100, md5, sha1, sha256);
+    assert_string_equal(st_file_result_of(f)->digest.sha256, sha256);
+    assert_int_equal(st_file_result_of(f)->size, 100);
+    assert_int_equal(st_file_result_of(f)->stored, 1);
+    assert_int_equal(st_file_result_of(f)->truncated, 0);
+    e = json_object();
+    st_file_report(f, e, NULL);
+    assert_true(json_is_false(json_object_get(e, "truncated")));
+    snprintf(path, sizeof path, "files/%.2s/%s", sha256, sha256);
+    assert_string_equal(json_string_value(json_object_get(e, "stored")), path);
+    json_decref(e);
+    snprintf(path, sizeof path, "%s/files/%.2s/%s", root, sha256, sha256);
+    fp = fopen(path, "rb");
+    assert_non_null(fp);
+    back = malloc(101);
+    assert_int_equal(fread(back, 1, 101, fp), 100);
+    fclose(fp);
+    assert_memory_equal(back, b, 100);
+    free(back);
     st_file_free(f);
 
     /* never closed: nothing kept */

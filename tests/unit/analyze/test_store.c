@@ -5,8 +5,10 @@
  * byte at files/<aa>/<sha256>.eml, named by the sha256 given (OpenSSL's
  * one-shot SHA256 of the same bytes, computed here); writing the same bytes
  * again lands on the same path. An object over its cap is not stored, an
- * empty one is, under the published sha256 of the empty string. No tmp
- * file is left behind. (Hashing is the file layer's: test_file.c.)
+ * empty one is, under the published sha256 of the empty string. An object
+ * of exactly its cap is stored whole, one byte more is not, however the
+ * writes fall around the cap. No tmp file is left behind. (Hashing is the
+ * file layer's: test_file.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -105,10 +107,71 @@ static void test_store_roundtrip_and_dedup(void **state)
     assert_int_equal(system(cmd), 0); /* no tmp file left behind */
 }
 
+/* n bytes of data written in pieces of step into an object of cap bytes. */
+static void store_pieces(st_store *s, const unsigned char *data, size_t n, size_t step,
+                         uint64_t cap, st_store_result *r)
+{
+    char want[65];
+    hex_sha256(data, n, want);
+    st_store_obj *o = st_store_begin(s, cap);
+    assert_non_null(o);
+    for (size_t off = 0; off < n; off += step)
+        st_store_write(o, data + off, off + step > n ? n - off : step);
+    st_store_end(o, want, r);
+}
+
+static void test_store_cap_exact(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/st-store-XXXXXX", err[256], path[4200], want[65];
+    assert_non_null(mkdtemp(root));
+    st_store *s = st_store_open(root, "files", "", err, sizeof err);
+    assert_non_null(s);
+    enum { CAP = 20000 }; /* more than one write buffer */
+    unsigned char *data = malloc(CAP + 1);
+    for (size_t i = 0; i <= CAP; i++)
+        data[i] = (unsigned char)(i * 31 + (i >> 9));
+    /* steps: the whole object at once, pieces that end on the cap, and
+     * pieces that straddle it */
+    static const size_t steps[] = {CAP + 1, 1000, 777, 1};
+    for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+        st_store_result r;
+        /* exactly the cap: stored whole */
+        store_pieces(s, data, CAP, steps[k], CAP, &r);
+        assert_int_equal(r.stored, 1);
+        assert_int_equal(r.truncated, 0);
+        assert_int_equal(r.size, CAP);
+        hex_sha256(data, CAP, want);
+        snprintf(path, sizeof path, "%s/files/%.2s/%s", root, want, want);
+        size_t got;
+        char *back = read_all(path, &got);
+        assert_non_null(back);
+        assert_int_equal(got, CAP);
+        assert_memory_equal(back, data, CAP);
+        free(back);
+        assert_int_equal(unlink(path), 0); /* the next round must store it again */
+        /* one byte past the cap: not stored */
+        store_pieces(s, data, CAP + 1, steps[k], CAP, &r);
+        assert_int_equal(r.stored, 0);
+        assert_int_equal(r.truncated, 1);
+        assert_int_equal(r.size, CAP + 1);
+        assert_string_equal(r.path, "");
+        hex_sha256(data, CAP + 1, want);
+        snprintf(path, sizeof path, "%s/files/%.2s/%s", root, want, want);
+        assert_int_not_equal(access(path, F_OK), 0);
+    }
+    st_store_close(s);
+    free(data);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s/files/.tmp)\" && rm -rf %s", root, root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_roundtrip_and_dedup),
+        cmocka_unit_test(test_store_cap_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
