@@ -141,6 +141,17 @@ static void session_gap(void *app, void *stream, int from, uint64_t len)
         st_smtp_gap(s->smtp, from == ST_FROM_CLIENT ? ST_DIR_CLIENT : ST_DIR_SERVER, len);
 }
 
+/* Retransmissions that said something else (reassembly/overlap.c). */
+static void overlap_anomaly(st_record *r, const st_half_stats stats[2])
+{
+    char d[64];
+    if (!stats[0].conflicts && !stats[1].conflicts)
+        return;
+    snprintf(d, sizeof d, "client %llu, server %llu", (unsigned long long)stats[0].conflicts,
+             (unsigned long long)stats[1].conflicts);
+    st_record_anomaly(r, "overlap_conflict", d);
+}
+
 static void session_close(void *app, void *stream, st_close_reason why,
                           const st_half_stats stats[2], const struct timeval *ts)
 {
@@ -149,6 +160,7 @@ static void session_close(void *app, void *stream, st_close_reason why,
     st_smtp_finish(s->smtp);
     if (st_smtp_detected(s->smtp)) {
         st_record_note(s->rec, "tunnel", st_tunnel_name(&s->tunnel));
+        overlap_anomaly(s->rec, stats);
         size_t ntx = 0;
         char *line = st_record_finish(s->rec, why, stats, ts, &ntx);
         c->stats.transactions += ntx;

@@ -208,7 +208,8 @@ typedef struct {
     uint32_t seq;    /* sequence number, host order */
     uint32_t ack;    /* acknowledgement number, host order */
     uint32_t len;    /* payload bytes */
-    int carries;     /* payload or FIN: something libnids' window check applies to */
+    const uint8_t *payload;
+    int carries; /* payload or FIN: something libnids' window check applies to */
 } tcp_key;
 
 static uint16_t rd16(const uint8_t *p)
@@ -221,6 +222,7 @@ static void key_of(const uint8_t *ip, size_t ihl, size_t tot, tcp_key *k)
     const uint8_t *th = ip + ihl;
     size_t hdr = ihl + (size_t)(th[12] >> 4) * 4;
     k->len = tot > hdr ? (uint32_t)(tot - hdr) : 0;
+    k->payload = ip + hdr;
     k->carries = (th[13] & TH_FIN) || k->len;
     memcpy(&k->t.saddr, ip + 12, 4);
     memcpy(&k->t.daddr, ip + 16, 4);
@@ -376,6 +378,8 @@ static void before_packet(const tcp_key *k)
     /* Counted before libnids sees it: the packet that closes a stream (the
      * last ACK, a RST) frees it inside libnids, record written. */
     ((st_rs_stream *)a->user)->st[from].packets++;
+    if (k->len && !(k->flags & (TH_SYN | TH_RST)))
+        st_rs_overlap_check(a->user, from, k->seq, k->payload, k->len);
     if (k->carries)
         open_window(a, from, k);
 }

@@ -54,9 +54,10 @@ typedef enum {
 } st_close_reason;
 
 typedef struct st_half_stats {
-    uint64_t bytes;   /* payload bytes delivered */
-    uint64_t packets; /* packets seen after the handshake began (SYN counted) */
-    uint64_t missing; /* payload bytes skipped in holes */
+    uint64_t bytes;     /* payload bytes delivered */
+    uint64_t packets;   /* packets seen after the handshake began (SYN counted) */
+    uint64_t missing;   /* payload bytes skipped in holes */
+    uint64_t conflicts; /* retransmissions whose bytes differed from the first copy's */
 } st_half_stats;
 
 /* Directions, as seen by the consumer. */
@@ -104,6 +105,7 @@ typedef struct st_reasm_counters {
     uint64_t holes;             /* holes skipped */
     uint64_t hole_bytes;        /* bytes in them */
     uint64_t held_bytes;        /* bytes held until what they acknowledge arrived (reorder.c) */
+    uint64_t overlap_conflicts; /* retransmissions that differed from the first copy (overlap.c) */
     uint64_t idle_closed;       /* streams closed by the idle sweep */
     uint64_t reused;            /* streams closed because their 4-tuple was reused */
     uint64_t evicted;           /* streams evicted because the table was full */

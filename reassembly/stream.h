@@ -28,6 +28,12 @@ typedef struct st_rs_held {
     int nmark;
 } st_rs_held;
 
+/* A data segment seen, for comparing a retransmission of it (overlap.c). */
+#define ST_RS_SEEN 8
+typedef struct st_rs_seen {
+    uint32_t seq, len, crc;
+} st_rs_seen;
+
 typedef struct st_rs_stream {
     struct tcp_stream *tcp;
     struct tuple4 tuple;
@@ -39,6 +45,8 @@ typedef struct st_rs_stream {
     st_rs_held held[2];               /* by the direction the bytes come from */
     long long acked_since[2];         /* packet time (us) the other side acknowledged
                                        * bytes of this direction we lack; 0: none */
+    st_rs_seen seen[2][ST_RS_SEEN];   /* the last data segments of each direction */
+    unsigned seen_next[2];
 } st_rs_stream;
 
 typedef struct st_rs_state {
@@ -87,6 +95,9 @@ void st_rs_check_holes(st_rs_stream *rs);
 int st_rs_skip_holes(st_rs_stream *rs);
 int st_rs_flush_all(st_rs_stream *rs);
 void st_rs_held_free(st_rs_stream *rs);
+
+/* overlap.c: a retransmission compared with the first copy */
+void st_rs_overlap_check(st_rs_stream *rs, int from, uint32_t seq, const uint8_t *p, uint32_t len);
 
 /* idle.c: the idle list, buffer trimming, the idle timeout */
 void st_rs_idle_unlink(st_rs_stream *rs);

@@ -68,6 +68,7 @@ ANOMALY_TESTS = {
     "data_end_bare_lf": [SMTP_C + "test_dot_stuffing"],
     "data_end_not_seen": [SMTP_C + "test_gap_in_data"],
     "data_inferred": [U + "smtp/test_verdict.c:test_354_after_a_hole_is_data"],
+    "overlap_conflict": [HERE + "SmtpAnomalies.test_overlap_conflict"],
     "auth_bad_base64": [HERE + "SmtpAnomalies.test_auth_bad_base64_initial_response",
                         HERE + "SmtpAnomalies.test_auth_bad_base64_login_line"],
     "auth_plain_malformed": [HERE + "SmtpAnomalies.test_auth_plain_malformed"],
@@ -624,6 +625,37 @@ class SmtpAnomalies(Base):
         self.assertIs(t1["message"]["complete"], False)
         self.assertEqual((t2["mode"], t2["status"], t2["reply"]), ("DATA", "accepted", "250 2.0.0 Ok"))
         self.assertMessage(run, t2, MSG)
+
+    def test_overlap_conflict(self):
+        """A retransmission of a message segment with other bytes: the first copy is kept
+        (it is the message stored), and the session says overlap_conflict; an identical
+        retransmission says nothing."""
+        msg = b"Subject: first\r\n\r\nthe first copy of this line\r\n"
+        evil = b"Subject: other\r\n\r\nthe other copy of this line\r\n"
+        self.assertEqual(len(msg), len(evil))
+        runs = []
+        for again in (evil, msg):
+            s = Session().handshake()
+            for who, data in HELLO + tx(b"a@x.test", [b"b@y.test"], b"")[:-2]:
+                s.send(who, data)
+            seq = s.seq["c"]
+            s.client(msg)
+            s.packets.append((s.t, s._frame("c", 0x18, again, seq=seq), "retransmission"))
+            s.t += s.gap_s
+            s.client(b".\r\n")
+            s.server(b"250 2.0.0 Ok\r\n")
+            for who, data in BYE:
+                s.send(who, data)
+            s.fin()
+            runs.append(self.pcap(s))
+        (r,) = runs[0].records
+        self.assertEqual([(a["name"], a["detail"]) for a in r["anomalies"]],
+                         [("overlap_conflict", "client 1, server 0")])
+        self.assertMessage(runs[0], r["transactions"][0], msg)
+        self.assertEqual(runs[0].stats["reassembly"]["overlap_conflicts"], 1)
+        (r,) = runs[1].records
+        self.assertEqual(r["anomalies"], [])
+        self.assertEqual(runs[1].stats["reassembly"]["overlap_conflicts"], 0)
 
     def test_gap_in_headers(self):
         hdr = b"".join(b"X-Filler-%04d: %s\r\n" % (i, b"v" * 60) for i in range(80))
