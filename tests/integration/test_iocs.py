@@ -147,6 +147,19 @@ class MessageIocs(unittest.TestCase):
         finally:
             os.unlink(allow)
 
+    def test_from_the_config_file_and_its_precedence(self):
+        conf = write(b"[smtp]\nextract_iocs = True\nioc_keys = x-originating-ip\n"
+                     b"[limits]\nioc_max = 5\n", suffix=".conf")
+        try:
+            i = self.msg("-c", conf)["iocs"]
+            self.assertEqual(values(i, "ipv4"), ["203.0.113.7"])
+            self.assertNotIn("iocs", self.msg("-c", conf, "-O", "smtp:extract_iocs=False"))
+            i = self.msg("-O", "smtp:ioc_keys=body", "-c", conf)["iocs"]  # any order
+            self.assertNotIn("203.0.113.7", values(i, "ipv4"))
+            self.assertIn("198.51.100.23", values(i, "ipv4"))
+        finally:
+            os.unlink(conf)
+
     def test_a_broken_allowlist_fails_at_start_naming_the_line(self):
         allow = write(b"# fine\n10.0.0.0/8\nipv4:999.1.1.1/99\n", suffix=".txt")
         try:
