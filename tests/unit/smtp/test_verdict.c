@@ -154,6 +154,32 @@ static void test_354_after_a_hole_is_data(void **state)
     rec_free(&r);
 }
 
+/* The sender was refused: the server opened no transaction (RFC 5321
+ * 4.1.1.2), so what follows is no accepted message, whatever 250 the end
+ * of the content gets. */
+static const turn d_mail_refused_then_data[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<spam@example.com>\r\n"),
+    S("550 5.7.1 sender refused\r\n"),
+    C("RCPT TO:<b@example.net>\r\n"),
+    S("250 2.1.5 Ok\r\n"),
+    C("DATA\r\n"),
+    S("354 go\r\n"),
+    C("hi\r\n.\r\n"),
+    S("250 2.0.0 Ok\r\n"),
+};
+
+static void test_refused_sender_is_no_accepted_message(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_mail_refused_then_data, NT(d_mail_refused_then_data), &r);
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=250 t=250 2.0.0 Ok f=0 s=REJECTED");
+    assert_false(has(&r, "s=ACCEPTED"));
+    rec_free(&r);
+    split_check(d_mail_refused_then_data, NT(d_mail_refused_then_data));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_refused_bdat_fails_the_transaction),
         cmocka_unit_test(test_refused_mail_and_data_change_nothing),
         cmocka_unit_test(test_354_after_a_hole_is_data),
+        cmocka_unit_test(test_refused_sender_is_no_accepted_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
