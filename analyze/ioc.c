@@ -294,6 +294,19 @@ json_t *st_ioc_set_json(const st_ioc_set *s)
     return o;
 }
 
+const char *st_ioc_cap_anomaly(const st_ioc_set *s, int i, char *d, size_t dlen)
+{
+    uint64_t n = !s ? 0 : i == 0 ? s->dropped : s->unscanned;
+    if (!n)
+        return NULL;
+    const char *name = "too_many_iocs";
+    if (i == 1)
+        name = "ioc_bytes_unscanned";
+    snprintf(d, dlen, i == 0 ? "%llu more not kept" : "%llu bytes not scanned",
+             (unsigned long long)n);
+    return name;
+}
+
 void st_ioc_set_counts(const st_ioc_set *s, uint64_t *dropped, uint64_t *unscanned)
 {
     *dropped = s ? s->dropped : 0;

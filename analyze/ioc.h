@@ -82,4 +82,8 @@ json_t *st_ioc_set_json(const st_ioc_set *s);
 /* Values found beyond max_iocs, bytes not scanned beyond max_bytes. */
 void st_ioc_set_counts(const st_ioc_set *s, uint64_t *dropped, uint64_t *unscanned);
 
+/* The anomaly of cap i (0: max_iocs, too_many_iocs; 1: max_bytes,
+ * ioc_bytes_unscanned), its detail in d; NULL when that cap was not hit. */
+const char *st_ioc_cap_anomaly(const st_ioc_set *s, int i, char *d, size_t dlen);
+
 #endif

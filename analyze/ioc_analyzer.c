@@ -121,16 +121,11 @@ static void iocs_report(void *state, const st_file_result *r, json_t *entry, jso
     }
     json_t *j = st_ioc_set_json(s->set);
     json_object_set_new(entry, "iocs", j ? j : json_object());
-    uint64_t dropped, unscanned;
     char d[48];
-    st_ioc_set_counts(s->set, &dropped, &unscanned);
-    if (dropped) {
-        snprintf(d, sizeof d, "%llu more not kept", (unsigned long long)dropped);
-        st_analyzer_anomaly(anomalies, entry, "too_many_iocs", d);
-    }
-    if (unscanned) {
-        snprintf(d, sizeof d, "%llu bytes not scanned", (unsigned long long)unscanned);
-        st_analyzer_anomaly(anomalies, entry, "ioc_bytes_unscanned", d);
+    for (int i = 0; i < 2; i++) {
+        const char *name = st_ioc_cap_anomaly(s->set, i, d, sizeof d);
+        if (name)
+            st_analyzer_anomaly(anomalies, entry, name, d);
     }
 }
 

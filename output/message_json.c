@@ -143,20 +143,14 @@ static json_t *anomalies(const st_xfacts *f, json_t *found)
 /* message.iocs, and the anomalies of its caps. */
 static void iocs(const st_ioc_set *s, json_t *obj, json_t *found)
 {
-    uint64_t dropped, unscanned;
     char d[48];
     json_t *j = st_ioc_set_json(s);
     json_object_set_new(obj, "iocs", j ? j : json_object());
-    st_ioc_set_counts(s, &dropped, &unscanned);
-    if (dropped) {
-        snprintf(d, sizeof d, "%llu more not kept", (unsigned long long)dropped);
-        json_array_append_new(
-            found, json_pack("{s:s, s:s, s:n}", "name", "too_many_iocs", "detail", d, "mime_path"));
-    }
-    if (unscanned) {
-        snprintf(d, sizeof d, "%llu bytes not scanned", (unsigned long long)unscanned);
-        json_array_append_new(found, json_pack("{s:s, s:s, s:n}", "name", "ioc_bytes_unscanned",
-                                               "detail", d, "mime_path"));
+    for (int i = 0; i < 2; i++) {
+        const char *name = st_ioc_cap_anomaly(s, i, d, sizeof d);
+        if (name)
+            json_array_append_new(
+                found, json_pack("{s:s, s:s, s:n}", "name", name, "detail", d, "mime_path"));
     }
 }
 
