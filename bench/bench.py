@@ -7,7 +7,8 @@ turn: wall time of the child process and its peak RSS (ru_maxrss from
 wait4).  Prints a table and the issue's targets as PASS/MISS lines.
 
 Each measurement also reports what the tool found (sessions, messages,
-files), so that a tool that silently dropped everything cannot pass for
+files; for the analyzer rows YARA matches, checked against yara(1), and
+IOCs), so that a tool that silently dropped everything cannot pass for
 fast.
 
 How it fails: a missing tool or an unbuilt build/smtptap is reported and
@@ -36,19 +37,28 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import mkcapture  # noqa: E402
 import mkmime  # noqa: E402
+import mkrules  # noqa: E402
 
 MIB = 1 << 20
 SMTPTAP = os.path.join(REPO, "build", "smtptap")
+RULES = mkrules.RULES  # bench/rules: ~300 YARA rules written by mkrules.py
 
 # Targets from the issue.
 TARGET_SPEEDUP = 10.0  # smtptap MiB/s / tshark MiB/s
 TARGET_RSS_MIB = 64.0
 ISSUE_TSHARK_MIBS = 11.0  # tshark measured on a 1 GB capture when the issue was written
 TARGET_MIME_OVERHEAD = 0.50  # MIME core time / (base64 decoding + md5+sha1+sha256) time - 1
-# smtptap's end-to-end options, spelled out: the defaults, but the figures
-# must not silently drop them if a default changes.
-SMTPTAP_STORE_ON = ["--set", "store_messages=true", "--set", "archive_attachments=true",
-                    "--set", "always_dispatch=hash"]
+TARGET_ANALYZER_COST = 2.0  # YARA (a few hundred rules) + IOC extraction time / hash-only time
+
+
+def smtptap_opts(dispatch="hash"):
+    """smtptap's end-to-end options, spelled out: the defaults, but the figures
+    must not silently drop them if a default changes."""
+    return ["--set", "store_messages=true", "--set", "archive_attachments=true",
+            "--set", f"always_dispatch={dispatch}"]
+
+
+SMTPTAP_STORE_ON = smtptap_opts()
 
 
 # ---------------------------------------------------------------- inputs
@@ -75,6 +85,7 @@ def _capture(ctx, size):
         templates=a.templates,
         concurrency=a.concurrency,
         seed=a.seed,
+        workdir=a.workdir,
         log=lambda m: print(m, flush=True),
     )
 
@@ -152,6 +163,7 @@ class Run:
     status: int  # waitstatus_to_exitcode: negative = signal
     found: str = ""
     data: Optional[dict] = None  # what found() parsed (mimebench's JSON line)
+    cpu: float = 0.0  # user + system seconds of the child (less sensitive than wall time to a busy machine)
 
 
 @dataclasses.dataclass
@@ -187,6 +199,115 @@ def _smtptap_found(ctx, meta, outdir, stdout_path):
         return "no sessions.jsonl"
     mark = "" if n == meta["sessions"] else "  <-- MISMATCH"
     return f"{n}/{meta['sessions']} sessions{mark}"
+
+
+def _iocs_count(obj):
+    """Values in an iocs object ({"url": [{"value", "where"}], ...}); 0 for null or absent."""
+    return sum(len(v) for v in obj.values() if isinstance(v, list)) if isinstance(obj, dict) else 0
+
+
+def _yara_oracle(ctx, outdir, objects):
+    """Compare the records' YARA matches with yara(1) run over the stored files.
+
+    objects: {stored path: set of (namespace, rule)} for the objects scanned whole.
+    Returns (text, disagreeing files) or (text, None) when yara(1) is not installed."""
+    yara = shutil.which("yara")
+    if not yara:
+        return "not checked: no yara(1)", None
+    if not objects:
+        return "no stored file to check", 0
+    listing = os.path.join(os.path.dirname(outdir), "yara-scan-list")
+    with open(listing, "w") as f:
+        for rel in sorted(objects):
+            f.write(os.path.join(outdir, rel) + "\n")
+    r = subprocess.run([yara, "-w", "-e", *mkrules.yara_args(ctx.args.yara_rules), "--scan-list", listing],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return f"yara(1) failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}", len(objects)
+    want = {rel: set() for rel in objects}
+    for line in r.stdout.splitlines():
+        name, _, path = line.partition(" ")
+        ns, _, rule = name.partition(":")
+        rel = os.path.relpath(path, outdir)
+        if rel in want:
+            want[rel].add((ns, rule))
+    bad = sum(1 for rel in objects if objects[rel] != want[rel])
+    return (f"= yara(1) on {len(objects)} files" if not bad else f"{bad}/{len(objects)} files differ from yara(1)"), bad
+
+
+def _analysis_found(yara, iocs):
+    """found() of the analyzer rows: sessions as _smtptap_found, then what the analyzers reported."""
+
+    def found(ctx, meta, outdir, stdout_path):
+        recs, atts, scanned, matches, errors, msg_iocs, att_iocs = 0, 0, 0, 0, 0, 0, 0
+        rules, whole, inconsistent = set(), {}, 0
+        try:
+            with open(os.path.join(outdir, "sessions.jsonl")) as f:
+                for line in f:
+                    recs += 1
+                    for t in json.loads(line).get("transactions", []):
+                        m = t.get("message") or {}
+                        msg_iocs += _iocs_count(m.get("iocs"))
+                        for a in m.get("attachments", []):
+                            atts += 1
+                            att_iocs += _iocs_count(a.get("iocs"))
+                            if not yara:
+                                continue
+                            y = a.get("yara")
+                            if not isinstance(y, dict) or y.get("error") or y.get("skipped"):
+                                errors += 1
+                                continue
+                            scanned += 1
+                            got = {(x["namespace"], x["rule"]) for x in y.get("matches", [])}
+                            matches += len(got)
+                            rules |= got
+                            if a.get("stored") and a.get("complete") and not y.get("truncated") \
+                                    and not y.get("matches_dropped"):
+                                if whole.setdefault(a["stored"], got) != got:
+                                    inconsistent += 1  # the same bytes matched differently
+        except (OSError, ValueError):
+            return "no sessions.jsonl"
+        bad = recs != meta["sessions"]
+        parts = [f"{recs}/{meta['sessions']} sessions"]
+        data = {"sessions": recs, "attachments": atts}
+        if yara:
+            oracle, differ = _yara_oracle(ctx, outdir, whole)
+            bad = bad or errors > 0 or inconsistent > 0 or bool(differ)
+            parts.append(f"{matches} yara matches ({len(rules)} rules; {scanned}/{atts} scanned"
+                         + (f", {errors} not" if errors else "") + f"; {oracle}"
+                         + (f"; {inconsistent} inconsistent" if inconsistent else "") + ")")
+            data.update(yara_matches=matches, yara_rules_matched=len(rules), yara_scanned=scanned,
+                        yara_errors=errors, yara_oracle_differ=differ)
+        if iocs:
+            parts.append(f"{msg_iocs + att_iocs} IOCs ({msg_iocs} messages, {att_iocs} attachments"
+                         + ("" if ctx.iocs_analyzer else "; no iocs analyzer") + ")")
+            data.update(iocs=msg_iocs + att_iocs, message_iocs=msg_iocs, attachment_iocs=att_iocs,
+                        iocs_analyzer=ctx.iocs_analyzer)
+        return ", ".join(parts) + ("  <-- MISMATCH" if bad else ""), data
+
+    return found
+
+
+def _analysis_row(name, inp, dispatch, yara=False, iocs=False, skip=None):
+    """smtptap on a capture with more analyzers than hash (always_dispatch), the YARA rules of --yara-rules
+    and/or extract_iocs; without an iocs analyzer in the build (before analyze/ioc.c), iocs is left out."""
+
+    def argv(ctx, inp, out):
+        d = ",".join(x for x in dispatch.split(",") if x != "iocs" or ctx.iocs_analyzer)
+        extra = ["--yara-rules", ctx.args.yara_rules] if yara else []
+        extra += ["--set", "extract_iocs=true"] if iocs else []
+        return [ctx.args.smtptap, "-r", inp, "-o", out, *smtptap_opts(d), *extra]
+
+    return Measurement(name, inp, argv, found=_analysis_found(yara, iocs), needs="smtptap",
+                       skip=lambda a: "--skip-analyzers" if a.skip_analyzers else (skip(a) if skip else None))
+
+
+# The analyzer rows, against smtptap's hash-only row on the same capture.
+ANALYZER_ROWS = {
+    "smtptap-yara": dict(dispatch="hash,magic,yara", yara=True),
+    "smtptap-iocs": dict(dispatch="hash,iocs", iocs=True),
+    "smtptap-all": dict(dispatch="hash,magic,yara,iocs", yara=True, iocs=True),
+}
 
 
 def _tshark_found(ctx, meta, outdir, stdout_path):
@@ -269,6 +390,8 @@ MEASUREMENTS = [
         needs="smtptap",
         reference=True,
     ),
+    # The same capture with YARA (bench/rules), magic and IOC extraction.
+    *[_analysis_row(name, "capture", **kw) for name, kw in ANALYZER_ROWS.items()],
     Measurement(
         "tshark",
         "capture",
@@ -306,6 +429,9 @@ MEASUREMENTS = [
         reference=True,
         skip=lambda a: "--skip-mime-capture" if a.skip_mime_capture else None,
     ),
+    # Every analyzer on it: large attachments, each mapped whole for YARA (peak RSS).
+    _analysis_row("smtptap-all", "mime-capture", **ANALYZER_ROWS["smtptap-all"],
+                  skip=lambda a: "--skip-mime-capture" if a.skip_mime_capture else None),
     # The MIME core alone (bench/mimebench.c) against decode + hash.
     Measurement("mime-core", "mime", _mimebench("mime"), found=_mimebench_found, needs="mimebench",
                 reference=True, mime=True, skip=lambda a: "--skip-mime" if a.skip_mime else None),
@@ -358,8 +484,9 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     FILE *f = fopen(argv[1], "w");
     if (!f) return 127;
-    fprintf(f, "%.6f %ld %d %d\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, ru.ru_maxrss,
-            WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st), WIFEXITED(st) ? 0 : 1);
+    fprintf(f, "%.6f %ld %d %d %.6f\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, ru.ru_maxrss,
+            WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st), WIFEXITED(st) ? 0 : 1,
+            ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
     return fclose(f) == 0 ? 0 : 127;
 }
 """
@@ -429,15 +556,29 @@ def run_once(argv, rundir, stdout_path, stderr_path, launch):
             rc = subprocess.call([launch, report] + argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se, cwd=rundir)
             if rc == 0:
                 with open(report) as f:
-                    secs, rss, status, _ = f.read().split()
-                return Run(float(secs), int(rss), int(status))
+                    secs, rss, status, _, cpu = f.read().split()
+                return Run(float(secs), int(rss), int(status), cpu=float(cpu))
             return Run(0.0, 0, 127 if rc > 0 else rc)
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se, cwd=rundir)
         _, status, ru = os.wait4(p.pid, 0)
         t1 = time.perf_counter()
     p.returncode = os.waitstatus_to_exitcode(status)  # already reaped
-    return Run(t1 - t0, ru.ru_maxrss, p.returncode)
+    return Run(t1 - t0, ru.ru_maxrss, p.returncode, cpu=ru.ru_utime + ru.ru_stime)
+
+
+def has_analyzer(smtptap, name, workdir):
+    """Whether smtptap accepts always_dispatch=hash,NAME (it fails at start on an unknown analyzer)."""
+    tmp = tempfile.mkdtemp(prefix="probe-", dir=workdir)
+    try:
+        eml = os.path.join(tmp, "m.eml")
+        with open(eml, "wb") as f:
+            f.write(b"Subject: probe\r\n\r\nprobe\r\n")
+        r = subprocess.run([smtptap, "-q", "-o", os.path.join(tmp, "out"), *smtptap_opts("hash," + name),
+                            "--eml", eml], stdin=subprocess.DEVNULL, capture_output=True)
+        return r.returncode == 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def warm(path):
@@ -477,7 +618,8 @@ def measure(ctx, m, logdir):
     if bad:
         return bad[0], argv, path, meta
     best = min(runs, key=lambda r: r.seconds)
-    return Run(best.seconds, max(r.rss_kib for r in runs), 0, best.found, best.data), argv, path, meta
+    cpu = min(r.cpu for r in runs)
+    return Run(best.seconds, max(r.rss_kib for r in runs), 0, best.found, best.data, cpu), argv, path, meta
 
 
 def tail(path, n=8):
@@ -528,7 +670,10 @@ def main(argv=None):
     ap.add_argument("--skip-mime", action="store_true", help="no MIME core / baseline rows")
     ap.add_argument("--mime-capture-size", default=None, help="capture of pcaps/mime-* sessions (default --size)")
     ap.add_argument("--skip-mime-capture", action="store_true")
+    ap.add_argument("--yara-rules", default=RULES, help="rules of the yara rows: a file or directory (bench/rules)")
+    ap.add_argument("--skip-analyzers", action="store_true", help="no yara / IOC rows")
     args = ap.parse_args(argv)
+    args.yara_rules = os.path.abspath(args.yara_rules)
     args.mime_size = mkcapture.parse_size(args.mime_size)
     args.big_size = mkcapture.parse_size(args.big_size)
     args.mime_capture_size = mkcapture.parse_size(args.mime_capture_size or args.size)
@@ -546,6 +691,7 @@ def main(argv=None):
     if any(m.needs == "mimebench" for m in MEASUREMENTS):
         ctx.mimebench, mimebench_why = build_mimebench(args.workdir)
 
+    ctx.iocs_analyzer = True
     plan = []
     for m in MEASUREMENTS:
         if args.only and m.name not in args.only:
@@ -561,6 +707,15 @@ def main(argv=None):
             if m.needs == "smtptap":
                 reason += " (not built yet? `make build/smtptap`)"
         plan.append((m, reason))
+    if any(m.name in ANALYZER_ROWS and reason is None for m, reason in plan):
+        n, files = mkrules.count_rules(args.yara_rules) if os.path.exists(args.yara_rules) else (0, [])
+        where = args.yara_rules
+        where = os.path.relpath(where, REPO) if where.startswith(REPO + os.sep) else where
+        print(f"yara rules: {where}: {n} rules in {len(files)} files")
+        ctx.iocs_analyzer = has_analyzer(args.smtptap, "iocs", args.workdir)
+        if not ctx.iocs_analyzer:
+            print("note: this smtptap has no 'iocs' analyzer (analyze/ioc.c not in the build yet?): "
+                  "the IOC rows run without it")
 
     # Build the inputs first so that generation time is not mixed with the runs.
     for name in dict.fromkeys(m.input for m, reason in plan if reason is None):
@@ -588,6 +743,7 @@ def main(argv=None):
             "seconds": r.seconds,
             "mibs": meta["bytes"] / MIB / max(r.seconds, 1e-9),
             "rss_mib": r.rss_kib / 1024.0,
+            "cpu_seconds": r.cpu,
             "status": r.status,
             "found": r.found,
             "reference": m.reference,
@@ -655,6 +811,7 @@ def print_table(results):
 def print_targets(results, args):
     print()
     print_capture_targets(results, args)
+    print_analyzer_targets(results, args)
     print_mime_targets(results, args)
 
 
@@ -721,18 +878,65 @@ def print_capture_targets(results, args):
         speedup, basis = st["mibs"] / ISSUE_TSHARK_MIBS, f"tshark not run; the issue's {ISSUE_TSHARK_MIBS:.0f} MB/s"
     verdict = "PASS" if speedup >= TARGET_SPEEDUP else "MISS"
     print(f"{verdict}: smtptap {st['mibs']:.1f} MiB/s = {speedup:.1f}x tshark (target >= {TARGET_SPEEDUP:.0f}x; {basis})")
-    peak = max(r["rss_mib"] for r in results if r["tool"].startswith("smtptap") and r.get("status") == 0)
+    peak = max(r["rss_mib"] for r in results
+               if r["tool"].startswith("smtptap") and r["tool"] not in ANALYZER_ROWS and r.get("status") == 0)
     verdict = "PASS" if peak < TARGET_RSS_MIB else "MISS"
-    print(f"{verdict}: smtptap peak RSS {peak:.1f} MiB, all inputs (target < {TARGET_RSS_MIB:.0f} MiB)")
+    print(f"{verdict}: smtptap peak RSS {peak:.1f} MiB, all inputs, hash only (target < {TARGET_RSS_MIB:.0f} MiB)")
     mc = _ref(results, "mime-capture")
     if mc:
         print(f"  on the capture of attachment-heavy sessions (pcaps/mime-*): {mc['mibs']:.1f} MiB/s")
     if args.size < (1 << 30):
         print(f"note: capture is {args.size / MIB:.0f} MiB; the targets are stated for at least 1 GiB")
     for r in results:
-        if r["tool"] == "smtptap" and "MISMATCH" in r.get("found", ""):
+        if r["tool"].startswith("smtptap") and r["input"] != "mime" and "MISMATCH" in r.get("found", ""):
             got = r["found"].split()[0]
-            print(f"MISS: smtptap reported {got} of the sessions generated in the {r['input']}")
+            print(f"MISS: {r['tool']} reported {got} of the sessions generated in the {r['input']}"
+                  + (" (or its analyzers' findings disagree: see the row)" if r["tool"] in ANALYZER_ROWS else ""))
+
+
+def print_analyzer_targets(results, args):
+    """The analyzer rows against the hash-only run: time ratio, peak RSS, and whether they did any work."""
+    rows = [r for r in results if r["tool"] in ANALYZER_ROWS and r.get("status") == 0 and _ref(results, r["input"])]
+    ref = _ref(results, "capture")
+    if not rows or ref is None:
+        if not args.skip_analyzers:
+            print("analyzers: not checked (the hash-only row or the analyzer rows did not run)")
+        return
+    n = mkrules.count_rules(args.yara_rules)[0] if os.path.exists(args.yara_rules) else 0
+    for r in rows:
+        ref = _ref(results, r["input"])
+        cpu = f"{r['cpu_seconds'] / ref['cpu_seconds']:.2f}x" if ref.get("cpu_seconds") else "-"
+        print(f"  {r['tool']} [{r['input']}]: {r['seconds'] / ref['seconds']:.2f}x the hash-only wall time "
+              f"({r['seconds']:.2f} s / {ref['seconds']:.2f} s), {cpu} its CPU time "
+              f"({r['cpu_seconds']:.2f} s / {ref['cpu_seconds']:.2f} s), peak RSS {r['rss_mib']:.1f} MiB "
+              f"(hash only: {ref['rss_mib']:.1f})")
+    ref = _ref(results, "capture")
+    full = next((r for r in rows if r["tool"] == "smtptap-all" and r["input"] == "capture"), None)
+    if full:
+        d = full["data"] or {}
+        cost = full["seconds"] / ref["seconds"]
+        why = []
+        if not d.get("yara_matches"):
+            why.append("0 YARA matches: the rules did no visible work")
+        if d.get("yara_errors") or d.get("yara_oracle_differ"):
+            why.append("YARA results wrong (see the row)")
+        if not d.get("iocs_analyzer"):
+            why.append("no iocs analyzer in this build: attachments were not searched for IOCs")
+        if not d.get("iocs"):
+            why.append("0 IOCs found: IOC extraction did no visible work (analyze/ioc_stub.c still linked?)")
+        verdict = "PASS" if cost <= TARGET_ANALYZER_COST and not why else "MISS"
+        cpu = f", {full['cpu_seconds'] / ref['cpu_seconds']:.2f}x in CPU time" if ref.get("cpu_seconds") else ""
+        print(f"{verdict}: YARA ({n} rules) + magic + IOC extraction cost {cost:.2f}x the hash-only run's wall "
+              f"time (target <= {TARGET_ANALYZER_COST:.0f}x{cpu}; {d.get('yara_matches', 0)} YARA matches, "
+              f"{d.get('iocs', 0)} IOCs)")
+        for w in why:
+            print(f"  not a pass whatever the time: {w}")
+    else:
+        print("YARA + IOC cost: not checked (smtptap-all did not run)")
+    peak = max(rows, key=lambda r: r["rss_mib"])
+    verdict = "PASS" if peak["rss_mib"] < TARGET_RSS_MIB else "MISS"
+    print(f"{verdict}: peak RSS with the analyzers {peak['rss_mib']:.1f} MiB ({peak['tool']} [{peak['input']}]; "
+          f"target < {TARGET_RSS_MIB:.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ fuzz="clang libclang-rt-14-dev"
 case "$1" in
 build)  want="$build" ;;
 test)   want="$build $test" ;;
-bench)  want="$build tcpdump tshark dsniff python3" ;;
+bench)  want="$build tcpdump tshark dsniff python3 yara" ;;
 record) want="$build postfix swaks sasl2-bin libsasl2-modules tcpdump python3 openssl iproute2 ethtool" ;;
 fuzz)   want="$build $fuzz" ;;
 # .ci/run: the tests, a short fuzz run and the format check.
