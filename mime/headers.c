@@ -239,6 +239,19 @@ static void hdr_overflow(st_mime *p, unsigned k, const char *why)
     p->dlong = 1;
 }
 
+/* d[0..take) is all the current line holds so far but its end: CR, LF
+ * (an empty line, or the line end of one kept whole up to the cap). */
+static int line_end_only(const st_mime *p, const uint8_t *d, size_t take)
+{
+    size_t have = p->hb_len - p->line_start;
+    if (have > 1 || (have == 1 && p->hb[p->line_start] != '\r') || take > 2 - have)
+        return 0;
+    for (size_t i = 0; i < take; i++)
+        if (d[i] != '\r' && d[i] != '\n')
+            return 0;
+    return 1;
+}
+
 /* take bytes of the current line, kept within max_header_bytes (while
  * skipping, within max_line: enough to see an empty or boundary line). */
 static void hdr_append(st_mime *p, unsigned k, const uint8_t *d, size_t take)
@@ -260,6 +273,8 @@ static void hdr_append(st_mime *p, unsigned k, const uint8_t *d, size_t take)
         return;
     }
     size_t room = used < p->lim.max_header_bytes ? p->lim.max_header_bytes - used : 0;
+    if (line_end_only(p, d, take))
+        room = take; /* the empty line that ends the block is not its content */
     size_t c = take < room ? take : room;
     if (!reserve_hb(p, p->hb_len + c + 2)) {
         hdr_overflow(p, k, "out_of_memory");
@@ -385,7 +400,9 @@ size_t st_mime_hdr_consume(st_mime *p, unsigned k, const uint8_t *d, size_t n)
         return n;
     }
     L->off = base + take + 1;
-    p->hdr_total++;
+    if (++p->hdr_total > p->lim.max_header_bytes && !p->discard && !p->skip_line &&
+        !line_end_only(p, d, 0))
+        hdr_overflow(p, k, "header_too_large"); /* its line end is one byte too many */
     hdr_line_end(p, k, 1);
     return take + 1;
 }

@@ -976,18 +976,14 @@ class BuiltContentLimits(Built):
         self.assertEqual(m["body"], want.get_payload(decode=True).decode())
         return m, want
 
-    # expected to fail until issue 10 (limits never hide): a block of exactly
-    # mime_header_bytes is flagged header_too_large, the empty line after it is
-    # not seen (headers_not_terminated) and the body is lost
-    @unittest.expectedFailure
+    # a block of exactly mime_header_bytes is whole: the empty line that ends it
+    # is not its content (it once was flagged, and the body lost)
     def test_mime_header_bytes_at_value(self):
         m, want = self.header_block(1024)
         self.assertEqual(m["anomalies"], [])
         self.assertEqual(m["headers"]["x-pad"], want["x-pad"])
 
-    # expected to fail until issue 10 (limits never hide): one byte past, the
-    # empty line is lost in the cut and the body with it
-    @unittest.expectedFailure
+    # one byte past (the last line end), flagged, and the body still found
     def test_mime_header_bytes_one_past(self):
         m, want = self.header_block(1025)
         self.assertEqual(self.names(m["anomalies"]), ["header_too_large"])
