@@ -23,9 +23,13 @@
  * "From " of the top-level message is skipped (mbox_from_line).
  *
  * Limits: max_header_bytes raw bytes per block (line ends included): the
- * field being read is cut, the rest of the block is only scanned, one line
- * of at most max_line bytes at a time, for its empty line or a boundary
- * (header_too_large); max_headers fields get HEADER events (later ones are
+ * field being read is cut, the rest of the block is scanned, one line of
+ * at most max_line bytes at a time, for its empty line or a boundary
+ * (header_too_large), and the fields that matter (From, To, Cc, Reply-To,
+ * Subject, Date, Message-ID, In-Reply-To, MIME-Version, Content-*) are
+ * still read wherever they stand, up to ST_MIME_KEEP_OVER more bytes: a
+ * padded block (60 KB of Received lines) must not hide whom a message is
+ * for or what its parts are; max_headers fields get HEADER events (later ones are
  * still interpreted: too_many_headers). The buffer grows by doubling up to
  * hb_max and is given back at the end of every block.
  *
@@ -41,6 +45,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ------------------------------------------------------------ buffer */
 
@@ -71,6 +76,7 @@ void st_mime_hdr_reset(st_mime *p)
     p->hdr_total = 0;
     p->at_bol = 1;
     p->cont = p->field_open = p->discard = p->dlong = p->skip_line = 0;
+    p->kept_over = 0;
     /* a body usually follows: the block's buffers go until the next block */
     p->hb = st_mime_mem_resize(p, p->hb, p->hb_cap, 0);
     p->fld = st_mime_mem_resize(p, p->fld, p->fld_cap * sizeof *p->fld, 0);
@@ -210,11 +216,13 @@ static void begin_line(st_mime *p, unsigned k, uint8_t c, uint64_t off)
     p->dlong = 0;
     p->line_start = p->hb_len;
     p->cont = (c == ' ' || c == '\t');
-    if (p->discard || p->cont)
+    if (p->cont)
         return;
     if (p->field_open)
-        field_done(p, k);
-    p->field_start = p->line_start = p->hb_len;
+        field_done(p, k); /* past the cap too: a field kept there is complete */
+    p->line_start = p->hb_len;
+    if (!p->discard)
+        p->field_start = p->hb_len;
 }
 
 /* The header block went over its limit (or memory): the field in progress
@@ -325,19 +333,55 @@ static void body_from_line(st_mime *p, unsigned k, const uint8_t *l, size_t n, i
     }
 }
 
+/* Past the cap, the fields that say whom a message is for and what its
+ * parts are are still read. */
+static int matters(const uint8_t *l, size_t n)
+{
+    static const char *const names[] = {"from",         "to",      "cc",         "reply-to",
+                                        "subject",      "date",    "message-id", "in-reply-to",
+                                        "mime-version", "content-"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        size_t nl = strlen(names[i]);
+        if (n > nl && strncasecmp((const char *)l, names[i], nl) == 0 &&
+            (names[i][nl - 1] == '-' || l[nl] == ':' || l[nl] == ' ' || l[nl] == '\t'))
+            return 1;
+    }
+    return 0;
+}
+
+/* A line past the cap that is kept, as a field or its continuation; 0
+ * when the budget for them is spent. */
+static int keep_over(st_mime *p, size_t n)
+{
+    if (p->kept_over + n + 1 > ST_MIME_KEEP_OVER)
+        return 0;
+    p->kept_over += n + 1;
+    return 1;
+}
+
 /* A line of a block whose rest is skipped ended (l[n]: its start, CR
- * dropped): only the empty line or a boundary line matters. */
+ * dropped): the empty line or a boundary line ends the block; a field
+ * that matters (and its continuations) is kept. */
 static void discarded_line_end(st_mime *p, unsigned k, const uint8_t *l, size_t n)
 {
     unsigned fi;
     int m;
+    if (!p->dlong && n && p->cont && p->field_open && keep_over(p, n))
+        return; /* a continuation of a field kept: it stays in hb */
     p->hb_len = p->line_start;
-    if (p->dlong)
+    if (p->dlong) {
+        p->field_open = 0; /* cut: what was kept of it stands as it is */
         return;
-    if (n == 0)
+    }
+    if (n == 0) {
         end_headers(p, k, p->lv[k]->off);
-    else if ((m = st_mime_match_line(p, k, l, n, &fi)))
+    } else if ((m = st_mime_match_line(p, k, l, n, &fi))) {
         headers_boundary(p, k, fi, m);
+    } else if (!p->cont && is_header_line(l, n) && matters(l, n) && keep_over(p, n)) {
+        p->hb_len = p->line_start + n; /* kept: field_done at the next field or the end */
+        p->field_start = p->line_start;
+        p->field_open = 1;
+    }
 }
 
 /* A header line ended (lf: by a line feed; 0 at the end of the stream). */

@@ -116,11 +116,13 @@ struct st_mime {
     /* the header block in progress (innermost level) */
     uint8_t *hb;
     size_t hb_len, hb_cap, hb_max;
+#define ST_MIME_KEEP_OVER 65536 /* fields that matter, kept past the header cap */
     struct hfield *fld;
     size_t nfld, fld_cap;
     size_t field_start, line_start;
     uint64_t line_off, hdr_total;
     int at_bol, cont, field_open, discard, dlong, skip_line;
+    size_t kept_over; /* bytes of fields kept past max_header_bytes (ST_MIME_KEEP_OVER) */
 
     size_t nparts;
     unsigned next_id;

@@ -66,6 +66,37 @@ class Hostile(unittest.TestCase):
         self.assertIn("header_too_large", self.names(m))
         self.assertIn("body survives", m["body"])
 
+    def test_padded_header_hides_nothing(self):
+        """900 Received lines (84 KB, over mime_header_bytes) before From, To (folded over 13
+        lines), Cc, Subject and the Content-Type of a multipart: the fields that matter are
+        read past the cap, as Python's email reads them."""
+        import email
+        from email import policy
+        from email.message import EmailMessage
+        msg = EmailMessage()
+        for i in range(900):
+            msg["Received"] = ("from relay%d.example.net (relay%d.example.net [192.0.2.%d]) by "
+                               "mx.example.com" % (i, i, i % 250))
+        msg["From"] = "a@example.com"
+        msg["To"] = ", ".join("user%d@example.org" % i for i in range(40))
+        msg["Cc"] = "boss@example.org"
+        msg["Subject"] = "padded"
+        msg.set_content("body text\n")
+        msg.add_attachment(b"MZ" + b"\x00" * 500, maintype="application",
+                           subtype="octet-stream", filename="evil.exe")
+        data = msg.as_bytes()
+        self.assertGreater(len(data), 65536)
+        path = self.write("padded.eml", [data])
+        m = self.run_both(path)
+        want = email.message_from_bytes(data, policy=policy.default)
+        self.assertEqual(self.names(m), {"header_too_large"})
+        self.assertEqual(m["to"], [a.addr_spec for a in want["to"].addresses])
+        self.assertEqual(m["cc"], [a.addr_spec for a in want["cc"].addresses])
+        self.assertEqual((m["from"], m["subject"]), (str(want["from"]), str(want["subject"])))
+        self.assertEqual([a["filename"] for a in m["attachments"]],
+                         [p.get_filename() for p in want.iter_attachments()])
+        self.assertEqual(m["body"], want.get_body(("plain",)).get_content())
+
     def test_boundary_never_closes(self):
         path = self.write("open.eml", [head(b"Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n"
                                             b"--x\r\nContent-Type: application/octet-stream\r\n"
