@@ -57,7 +57,7 @@ MAXLEN_fuzz_pcap    := 262144
 MAXLEN_fuzz_tcp     := 65536
 MAXLEN_fuzz_eml     := 131072
 MAXLEN_fuzz_config  := 4096
-MAXLEN_fuzz_ioc     := 65536
+MAXLEN_fuzz_ioc     := 80000
 
 # Dictionaries (fuzz/dict/), joined with + when a target takes several.
 DICT_fuzz_smtp    := smtp
