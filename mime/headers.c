@@ -277,6 +277,8 @@ static void hdr_append(st_mime *p, unsigned k, const uint8_t *d, size_t take)
         if (take && reserve_hb(p, p->hb_len + take + 2)) {
             memcpy(p->hb + p->hb_len, d, take);
             p->hb_len += take;
+        } else if (take && !line_end_only(p, d, take)) {
+            p->dlong = 1; /* no room to look at it: it is no empty line, whatever it is */
         }
         return;
     }
