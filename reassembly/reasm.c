@@ -45,6 +45,43 @@
 
 static pcap_t *dead;
 static struct tcp_stream *synthesized; /* the stream we just gave a made-up SYN-ACK */
+
+/* Packets of a handshake in progress beyond the SYN, SYN-ACK and ACK that
+ * on_established counts (a retransmitted SYN, a repeated SYN-ACK), kept
+ * for the last ST_RS_HS handshakes: the stream has no st_rs_stream yet.
+ * Beyond that, rare retransmissions of older handshakes go uncounted. */
+#define ST_RS_HS 64
+static struct {
+    struct tcp_stream *a;
+    struct tuple4 t;
+    unsigned extra[2];
+} handshakes[ST_RS_HS];
+static unsigned hs_next;
+
+static void handshake_extra(struct tcp_stream *a, int from)
+{
+    for (unsigned i = 0; i < ST_RS_HS; i++)
+        if (handshakes[i].a == a && !memcmp(&handshakes[i].t, &a->addr, sizeof a->addr)) {
+            handshakes[i].extra[from]++;
+            return;
+        }
+    unsigned i = hs_next++ % ST_RS_HS;
+    handshakes[i].a = a;
+    handshakes[i].t = a->addr;
+    handshakes[i].extra[0] = handshakes[i].extra[1] = 0;
+    handshakes[i].extra[from] = 1;
+}
+
+/* The extra packets of a's handshake (forgotten once read). */
+static void handshake_take(struct tcp_stream *a, st_half_stats st[2])
+{
+    for (unsigned i = 0; i < ST_RS_HS; i++)
+        if (handshakes[i].a == a && !memcmp(&handshakes[i].t, &a->addr, sizeof a->addr)) {
+            st[ST_FROM_CLIENT].packets += handshakes[i].extra[ST_FROM_CLIENT];
+            st[ST_FROM_SERVER].packets += handshakes[i].extra[ST_FROM_SERVER];
+            handshakes[i].a = NULL;
+        }
+}
 static uint8_t v6buf[20 + 65535];
 
 st_rs_state st_rs;
@@ -143,6 +180,7 @@ static void on_established(struct tcp_stream *a)
         rs->one_sided = 1;
         rs->st[ST_FROM_SERVER].packets = 0;
     }
+    handshake_take(a, rs->st);
     if (st_v6map_is_mapped(a->addr.saddr))
         st_v6map_ref(a->addr.saddr);
     if (st_v6map_is_mapped(a->addr.daddr))
@@ -373,8 +411,15 @@ static void before_packet(const tcp_key *k)
     st_rs.cur_from = from;
     st_rs.cur_acks = (k->flags & TH_ACK) != 0;
     st_rs.cur_ack = k->ack;
-    if (!a->user)
-        return; /* in the handshake: on_established counts it */
+    if (!a->user) {
+        /* in the handshake: on_established counts the SYN, SYN-ACK and ACK;
+         * a second SYN or SYN-ACK is one more */
+        if ((from == ST_FROM_CLIENT && syn_ack_rst == TH_SYN && a->client.state == TCP_SYN_SENT) ||
+            (from == ST_FROM_SERVER && syn_ack_rst == (TH_SYN | TH_ACK) &&
+             a->server.state == TCP_SYN_RECV)) /* the first SYN-ACK is counted already */
+            handshake_extra(a, from);
+        return;
+    }
     /* Counted before libnids sees it: the packet that closes a stream (the
      * last ACK, a RST) frees it inside libnids, record written. */
     ((st_rs_stream *)a->user)->st[from].packets++;

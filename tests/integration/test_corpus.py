@@ -350,8 +350,7 @@ ALIGN = {
 }
 
 # Packets that the record does not count yet (found by removing each
-# frame with editcap: the count did not change): a retransmitted SYN, and
-# packets after the close (an ACK after the FIN exchange, a packet after the
+# frame with editcap: the count did not change): packets after the close (an ACK after the FIN exchange, a packet after the
 # other side's RST) arrive when the record is written already. Counting them
 # needs the record held back a little after the close, as Zeek's
 # tcp_close_delay does.
@@ -360,9 +359,6 @@ _PACKETS_AFTER_CLOSE = ("issue 9 (the dialogue as it really happened: every pack
 
 # Cases whose group of facts fails until another open issue is done.
 XFAIL = {
-    # expected to fail until issue 9 (every packet of the session counted)
-    ("arkime/socks5-smtp-503", "counters"): _PACKETS_AFTER_CLOSE + (
-        "client 9 where the capture has 10: frame 2, the retransmitted SYN, is not counted"),
     # expected to fail until issue 9 (every packet of the session counted)
     ("arkime/smtp-subject-8859-q", "counters"): _PACKETS_AFTER_CLOSE + (
         "server 13 of 14: frame 29, a server ACK after the stream closed"),

@@ -255,6 +255,27 @@ static void test_reuse_after_flow_timeout(void **state)
     assert_int_equal(k.streams, 2);
 }
 
+/* A retransmitted SYN and a repeated SYN-ACK are packets of the session
+ * (tshark counts them in the conversation): each side one more. */
+static void test_handshake_retransmissions_counted(void **state)
+{
+    start(NULL);
+    conn c = conn_new(40000);
+    send_raw(&c, C, F_SYN, c.isn[C], 0, NULL, 0);
+    advance_ms(1000);
+    send_raw(&c, C, F_SYN, c.isn[C], 0, NULL, 0); /* the SYN again: no answer came */
+    send_raw(&c, S, F_SYN | F_ACK, c.isn[S], c.isn[C] + 1, NULL, 0);
+    send_raw(&c, S, F_SYN | F_ACK, c.isn[S], c.isn[C] + 1, NULL, 0); /* and its answer twice */
+    send_raw(&c, C, F_ACK, c.isn[C] + 1, c.isn[S] + 1, NULL, 0);
+    say(&c, C, 10);
+    close_fin(&c);
+    assert_log("open 0\n"
+               "data 0 c 10\n"
+               "close 0 fin\n");
+    assert_stats(&M.s[0], C, 10, 6, 0); /* SYN twice, ACK, data, FIN, last ACK */
+    assert_stats(&M.s[0], S, 0, 4, 0);  /* SYN-ACK twice, the ACK of the FIN, FIN */
+}
+
 /* A SYN on a live 4-tuple within the flow timeout is a retransmission or a
  * stray: libnids ignores it, and so must the layer. */
 static void test_syn_within_flow_timeout(void **state)
@@ -557,6 +578,7 @@ int main(void)
         cmocka_unit_test_teardown(test_consumer_drops, stop),
         cmocka_unit_test_teardown(test_flush_frees_libnids_streams, stop),
         cmocka_unit_test_teardown(test_table_full_evicts_oldest, stop),
+        cmocka_unit_test_teardown(test_handshake_retransmissions_counted, stop),
         cmocka_unit_test_teardown(test_reinit, stop),
         cmocka_unit_test_teardown(test_one_sided_does_not_mark_next, stop),
         cmocka_unit_test_teardown(test_closing_packet_counted, stop),
