@@ -372,7 +372,8 @@ static void discarded_line_end(st_mime *p, unsigned k, const uint8_t *l, size_t 
         return; /* a continuation of a field kept: it stays in hb */
     p->hb_len = p->line_start;
     if (p->dlong) {
-        p->field_open = 0; /* cut: what was kept of it stands as it is */
+        if (p->field_open) /* a continuation too long to keep: the field ends before it */
+            field_done(p, k);
         return;
     }
     if (n == 0) {

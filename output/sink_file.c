@@ -5,7 +5,9 @@
  * rerun, a restart or an external copytruncate never destroys a record
  * already written. A last line without its newline (a run killed in the
  * middle of a write) is set aside at open: moved to sessions.jsonl.torn
- * and cut off, so that the file holds whole lines only. Lines gather in a
+ * and cut off, so that the file holds whole lines only (one that cannot
+ * be, longer than 16 MiB or with no room to copy it, is ended with a
+ * newline instead, so that no record is glued to it). Lines gather in a
  * 64 KiB buffer of whole lines, written out when the next line does not
  * fit and on every flush; a line larger than the buffer is written on its
  * own. reopen closes the file and opens the same path again, so that after
@@ -118,38 +120,56 @@ static int open_path(file_sink *f, int flags, char *err, size_t errlen)
  * looked back over, and kept) goes to path.torn, and is cut off. */
 #define ST_SINK_TORN_MAX (1 << 24)
 
-static void set_aside_torn(file_sink *f)
+/* Where the last line starts: after the last '\n' within ST_SINK_TORN_MAX
+ * bytes of the end; -1 when none is there (or the file cannot be read). */
+static off_t last_line_start(int fd, off_t end)
 {
-    off_t end = lseek(f->fd, 0, SEEK_END), at = end;
     char c[4096];
-    while (at > 0 && end - at < ST_SINK_TORN_MAX) {
+    for (off_t at = end; at > 0 && end - at < ST_SINK_TORN_MAX;) {
         size_t n = at < (off_t)sizeof c ? (size_t)at : sizeof c;
-        if (pread(f->fd, c, n, at - (off_t)n) != (ssize_t)n)
-            return;
-        size_t i = n;
-        while (i > 0 && c[i - 1] != '\n')
-            i--;
-        if (i > 0) {
-            at -= (off_t)(n - i);
-            break;
-        }
+        if (pread(fd, c, n, at - (off_t)n) != (ssize_t)n)
+            return -1;
+        for (size_t i = n; i > 0; i--)
+            if (c[i - 1] == '\n')
+                return at - (off_t)(n - i + 1) + 1;
         at -= (off_t)n;
+        if (at == 0)
+            return 0; /* one line, never ended */
     }
-    if (at == end || end - at >= ST_SINK_TORN_MAX)
-        return; /* whole lines, or a tail too long to be a record we wrote */
-    char torn[4096 + 8];
+    return -1;
+}
+
+/* Copies bytes [at, end) of fd to path.torn, with a '\n'; 0 when all went. */
+static int copy_torn(const file_sink *f, off_t at, off_t end)
+{
+    char torn[4096 + 8], c[4096];
     snprintf(torn, sizeof torn, "%s.torn", f->path);
     int t = open(torn, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    for (off_t o = at; t >= 0 && o < end;) {
+    off_t o = at;
+    while (t >= 0 && o < end) {
         ssize_t n = pread(f->fd, c, sizeof c, o);
         if (n <= 0 || write(t, c, (size_t)n) != n)
             break;
         o += n;
     }
-    if (t >= 0 && write(t, "\n", 1) == 1 && close(t) == 0)
-        (void)!ftruncate(f->fd, at);
-    else if (t >= 0)
-        close(t);
+    int ok = t >= 0 && o == end && write(t, "\n", 1) == 1;
+    if (t >= 0 && close(t) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+static void set_aside_torn(file_sink *f)
+{
+    off_t end = lseek(f->fd, 0, SEEK_END);
+    char last;
+    if (end <= 0 || pread(f->fd, &last, 1, end - 1) != 1 || last == '\n')
+        return; /* empty, not a file (a FIFO), or whole lines */
+    off_t at = last_line_start(f->fd, end);
+    if (at >= 0 && copy_torn(f, at, end) == 0 && ftruncate(f->fd, at) == 0)
+        return;
+    /* too long to be a record we wrote, or no room to set it aside: end
+     * it, so that the records that follow are lines of their own */
+    (void)!write(f->fd, "\n", 1);
 }
 
 static void *file_open(const st_sink_options *opt, char *where, size_t wherelen, char *err,

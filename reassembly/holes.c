@@ -87,11 +87,11 @@ static void skip_bytes(st_rs_stream *rs, int from, struct half_stream *rcv, uint
 int st_rs_salvage_to(st_rs_stream *rs, int from, const uint32_t *limit)
 {
     struct tcp_stream *a = rs->tcp;
-    struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
+    struct half_stream *rcv = st_rs_receiver(a, from);
     struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
     if (!rcv->collect)
         return 1;
-    uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
+    uint32_t exp = st_rs_have(a, from);
     for (struct skbuff *skb = rcv->list; skb; skb = skb->next) {
         uint32_t end = skb->seq + skb->len;
         if (limit && !st_rs_seq_after(*limit, skb->seq))

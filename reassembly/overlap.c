@@ -22,20 +22,13 @@
 
 #include "reassembly/stream.h"
 
-static uint32_t have(const struct tcp_stream *a, int from)
-{
-    const struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
-    const struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
-    return snd->first_data_seq + rcv->count + rcv->urg_count;
-}
-
 void st_rs_overlap_check(st_rs_stream *rs, int from, uint32_t seq, const uint8_t *p, uint32_t len)
 {
     st_rs_seen *s = rs->seen[from];
     if (!len)
         return;
     uint32_t crc = (uint32_t)crc32(0L, p, len);
-    if (st_rs_seq_after(seq + len, have(rs->tcp, from))) {
+    if (st_rs_seq_after(seq + len, st_rs_have(rs->tcp, from))) {
         unsigned i = rs->seen_next[from]++ % ST_RS_SEEN; /* new bytes: remember them */
         s[i].seq = seq;
         s[i].len = len;

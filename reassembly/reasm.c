@@ -381,9 +381,8 @@ static void fake_synack(struct tcp_stream *a, const tcp_key *k)
  * reassembly stands too, and the ACK is put back after it (after_packet). */
 static void open_window(struct tcp_stream *a, int from, const tcp_key *k)
 {
-    struct half_stream *rcv = from == ST_FROM_CLIENT ? &a->server : &a->client;
-    struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
-    uint32_t exp = snd->first_data_seq + rcv->count + rcv->urg_count;
+    struct half_stream *rcv = st_rs_receiver(a, from);
+    uint32_t exp = st_rs_have(a, from);
     if (st_rs_seq_after(exp, rcv->ack_seq)) {
         rcv->ack_seq = exp;
     } else if (st_rs_seq_after(rcv->ack_seq, k->seq + k->len) &&

@@ -40,19 +40,6 @@ static long long now_us(void)
     return (long long)st_rs.hdr.ts.tv_sec * 1000000LL + st_rs.hdr.ts.tv_usec;
 }
 
-static struct half_stream *receiver(struct tcp_stream *a, int from)
-{
-    return from == ST_FROM_CLIENT ? &a->server : &a->client;
-}
-
-/* The sequence number up to which reassembly has the bytes of from. */
-static uint32_t have(struct tcp_stream *a, int from)
-{
-    const struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
-    const struct half_stream *rcv = receiver(a, from);
-    return snd->first_data_seq + rcv->count + rcv->urg_count;
-}
-
 /* Appends n bytes that need the other side up to ack (a new mark, or the
  * last one extended when it needs as much or the marks are used up). */
 static int hold(st_rs_held *h, const uint8_t *p, size_t n, uint32_t ack)
@@ -89,38 +76,30 @@ static int flush_runs(st_rs_stream *rs, int from, int k)
     if (k <= 0)
         return 1;
     size_t n = h->mark[k - 1].end;
-    uint8_t *b = malloc(n);
-    if (!b) { /* deliver all in place, in order: the buffer is ours to give */
-        b = h->buf;
-        n = h->len;
-        h->buf = NULL;
-        h->len = h->cap = 0;
-        h->nmark = 0;
-    } else {
-        memcpy(b, h->buf, n);
-        memmove(h->buf, h->buf + n, h->len - n);
-        h->len -= n;
-        h->nmark -= k;
-        for (int i = 0; i < h->nmark; i++) {
-            h->mark[i] = h->mark[i + k];
-            h->mark[i].end -= n;
-        }
+    /* the consumer only reads the bytes; a consumer that drops the stream
+     * frees rs (and h) after it returned, so h is not touched then */
+    if (!st_rs_deliver(rs, from, h->buf, n))
+        return 0;
+    memmove(h->buf, h->buf + n, h->len - n);
+    h->len -= n;
+    h->nmark -= k;
+    for (int i = 0; i < h->nmark; i++) {
+        h->mark[i] = h->mark[i + k];
+        h->mark[i].end -= n;
     }
-    int alive = st_rs_deliver(rs, from, b, n);
-    free(b);
-    if (alive && !h->len) {
+    if (!h->len) {
         free(h->buf);
         h->buf = NULL;
         h->cap = 0;
     }
-    return alive;
+    return 1;
 }
 
 /* The runs of from whose acknowledgement the other side has caught up with. */
 static int ready(st_rs_stream *rs, int from)
 {
     const st_rs_held *h = &rs->held[from];
-    uint32_t other = have(rs->tcp, !from);
+    uint32_t other = st_rs_have(rs->tcp, !from);
     int k = 0;
     while (k < h->nmark && !st_rs_seq_after(h->mark[k].ack, other))
         k++;
@@ -138,10 +117,10 @@ int st_rs_data(st_rs_stream *rs, int from, const uint8_t *p, size_t n)
 {
     st_rs_held *h = &rs->held[from];
     int current = st_rs.cur_tcp == rs->tcp && st_rs.cur_from == from && st_rs.cur_acks;
-    uint32_t ack = current ? st_rs.cur_ack : have(rs->tcp, !from);
-    int ahead = current && !rs->one_sided && st_rs_seq_after(ack, have(rs->tcp, !from));
+    uint32_t ack = current ? st_rs.cur_ack : st_rs_have(rs->tcp, !from);
+    int ahead = current && !rs->one_sided && st_rs_seq_after(ack, st_rs_have(rs->tcp, !from));
     if (h->len || ahead) {
-        if (hold(h, p, n, ahead ? ack : have(rs->tcp, !from)) == 0) {
+        if (hold(h, p, n, ahead ? ack : st_rs_have(rs->tcp, !from)) == 0) {
             st_rs.counters.held_bytes += n;
             return 1;
         }
@@ -157,7 +136,7 @@ int st_rs_data(st_rs_stream *rs, int from, const uint8_t *p, size_t n)
  * held bytes comes after them. */
 static int skip(st_rs_stream *rs, int from)
 {
-    if (!receiver(rs->tcp, from)->collect)
+    if (!st_rs_receiver(rs->tcp, from)->collect)
         return 1;
     rs->acked_since[from] = 0;
     st_rs_held *o = &rs->held[!from];
@@ -184,8 +163,8 @@ int st_rs_flush_all(st_rs_stream *rs)
 /* Whether waiting for the missing bytes of from can still help. */
 static int worth_waiting(st_rs_stream *rs, int from)
 {
-    struct half_stream *rcv = receiver(rs->tcp, from);
-    uint32_t exp = have(rs->tcp, from);
+    struct half_stream *rcv = st_rs_receiver(rs->tcp, from);
+    uint32_t exp = st_rs_have(rs->tcp, from);
     const st_rs_held *o = &rs->held[!from];
     int acked =
         st_rs_seq_after(rcv->ack_seq, exp) || (o->nmark && st_rs_seq_after(o->mark[0].ack, exp));
@@ -203,7 +182,7 @@ static int worth_waiting(st_rs_stream *rs, int from)
 void st_rs_check_holes(st_rs_stream *rs)
 {
     for (int from = 0; from < 2; from++) {
-        struct half_stream *rcv = receiver(rs->tcp, from);
+        struct half_stream *rcv = st_rs_receiver(rs->tcp, from);
         if (!rcv->collect || (!rcv->list && !rs->held[!from].len) || worth_waiting(rs, from))
             continue;
         if (!skip(rs, from))
@@ -217,7 +196,7 @@ int st_rs_skip_holes(st_rs_stream *rs)
     if (!st_rs_flush_all(rs))
         return 0;
     for (int from = 0; from < 2; from++) {
-        struct half_stream *rcv = receiver(rs->tcp, from);
+        struct half_stream *rcv = st_rs_receiver(rs->tcp, from);
         if (rcv->list)
             st_rs_drop_queue(rcv);
     }

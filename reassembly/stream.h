@@ -75,6 +75,21 @@ static inline int st_rs_seq_after(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
+/* The half-stream that receives the bytes of direction from (libnids
+ * keeps a direction's bytes in the other side's half). */
+static inline struct half_stream *st_rs_receiver(struct tcp_stream *a, int from)
+{
+    return from == ST_FROM_CLIENT ? &a->server : &a->client;
+}
+
+/* The sequence number up to which reassembly has the bytes of from. */
+static inline uint32_t st_rs_have(struct tcp_stream *a, int from)
+{
+    const struct half_stream *snd = from == ST_FROM_CLIENT ? &a->client : &a->server;
+    const struct half_stream *rcv = st_rs_receiver(a, from);
+    return snd->first_data_seq + rcv->count + rcv->urg_count;
+}
+
 /* reasm.c: a stream's life */
 int st_rs_deliver(st_rs_stream *rs, int from, const uint8_t *p, size_t n);
 void st_rs_drop(st_rs_stream *rs);
