@@ -70,6 +70,19 @@ class Faults(unittest.TestCase):
         with open(os.path.join(self.out, "sessions.jsonl.torn"), "rb") as f:
             self.assertEqual(f.read(), torn + b"\n")
 
+    def test_a_torn_line_too_long_to_set_aside_is_ended(self):
+        os.makedirs(self.out)
+        torn = b'{"uid": "' + b"x" * (17 << 20)  # over the 16 MiB looked back over
+        with open(os.path.join(self.out, "sessions.jsonl"), "wb") as f:
+            f.write(torn)
+        self.run_once()
+        lines = self.lines()
+        self.assertEqual(lines[0], torn)  # left where it was, ended
+        self.assertEqual(json.loads(lines[1])["transactions"][0]["message"]["sha256"],
+                         sha256(MSG))
+        self.assertEqual(lines[2:], [b""])
+        self.assertFalse(os.path.exists(os.path.join(self.out, "sessions.jsonl.torn")))
+
     def test_stale_tmp_files_of_dead_processes_are_removed(self):
         tmp = os.path.join(self.out, "messages", ".tmp")
         os.makedirs(tmp)
