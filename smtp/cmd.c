@@ -41,6 +41,7 @@ static int classify(const char *v, size_t n)
 
 void st_smtp_push(st_smtp *p, int kind, int flags, const char *text, size_t len)
 {
+    p->cmd_lost |= p->cmd_gap > 0;
     p->cmd_gap = 0; /* a whole command after the loss: the client side is in step */
     while (st_smtp_cmdq_push(&p->q, kind, flags, text, len) != 0) {
         if (!p->overflowed)

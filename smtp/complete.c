@@ -138,11 +138,11 @@ static void on_starttls(st_smtp *p, const st_smtp_reply *r)
  * sender already given) changes nothing (RFC 5321 4.1.4); one refused
  * with none open is kept as a rejected transaction, as evidence of the
  * sender tried. */
-static void on_mail(st_smtp *p, char *arg, const st_smtp_reply *r)
+static void on_mail(st_smtp *p, char *arg, int flags, const st_smtp_reply *r)
 {
     st_smtp_event ev;
-    const char *path, *params;
-    if (st_smtp_parse_path(arg, "FROM", &path, &params) != 0)
+    const char *path = NULL, *params = NULL; /* a MAIL inferred from its reply: sender unknown */
+    if (!(flags & ST_F_INFER) && st_smtp_parse_path(arg, "FROM", &path, &params) != 0)
         st_smtp_anomaly(p, "mail_syntax", NULL);
     if (is_error(r->code) && p->tx.open) {
         ev_cmd(&ev, ST_SMTP_EV_COMMAND, "MAIL", path, r);
@@ -157,11 +157,13 @@ static void on_mail(st_smtp *p, char *arg, const st_smtp_reply *r)
     st_smtp_emit(p, &ev);
 }
 
-static void on_rcpt(st_smtp *p, char *arg, const st_smtp_reply *r)
+/* A RCPT inferred from its reply has no address to list: it counts for
+ * the transaction's verdict only (its anomaly says so). */
+static void on_rcpt(st_smtp *p, char *arg, int flags, const st_smtp_reply *r)
 {
     st_smtp_event ev;
-    const char *path, *params;
-    if (st_smtp_parse_path(arg, "TO", &path, &params) != 0)
+    const char *path = NULL, *params = NULL;
+    if (!(flags & ST_F_INFER) && st_smtp_parse_path(arg, "TO", &path, &params) != 0)
         st_smtp_anomaly(p, "rcpt_syntax", NULL);
     ev_cmd(&ev, ST_SMTP_EV_RCPT, "RCPT", path, r);
     ev.params = params;
@@ -172,7 +174,8 @@ static void on_rcpt(st_smtp *p, char *arg, const st_smtp_reply *r)
         p->tx.rcpt_seen++;
         p->tx.rcpt_maybe += ev.flag != 0;
     }
-    st_smtp_emit(p, &ev);
+    if (!(flags & ST_F_INFER))
+        st_smtp_emit(p, &ev);
 }
 
 /* The reply to DATA: 354 (or none while the content is being read)
@@ -252,10 +255,10 @@ static void dispatch(st_smtp *p, int kind, int flags, char *verb, char *arg, con
         on_starttls(p, r);
         break;
     case ST_K_MAIL:
-        on_mail(p, arg, r);
+        on_mail(p, arg, flags, r);
         break;
     case ST_K_RCPT:
-        on_rcpt(p, arg, r);
+        on_rcpt(p, arg, flags, r);
         break;
     case ST_K_DATA:
         on_data(p, r);
@@ -289,6 +292,19 @@ void st_smtp_complete(st_smtp *p, st_smtp_pend *e, const st_smtp_reply *r)
     p->work_used = n + 1;
     char *arg = st_smtp_split_verb(p->work);
     dispatch(p, e->kind, e->flags, p->work, arg, r ? r : &none);
+    st_smtp_work_trim(p);
+}
+
+/* Only the verb is known of a command a reply proves was sent. */
+void st_smtp_complete_inferred(st_smtp *p, int kind, const st_smtp_reply *r)
+{
+    const char *verb = kind == ST_K_MAIL ? "MAIL" : kind == ST_K_RCPT ? "RCPT" : "QUIT";
+    st_smtp_anomaly(p, "command_inferred", verb);
+    if (!st_smtp_work(p, 5))
+        return; /* no memory for four bytes: the command stays unreported */
+    memcpy(p->work, verb, 5);
+    p->work_used = 5;
+    dispatch(p, kind, ST_F_INFER, p->work, NULL, r);
     st_smtp_work_trim(p);
 }
 

@@ -92,7 +92,7 @@ void st_smtp_bdat_start(st_smtp *p, uint64_t size, int last)
         st_smtp_data_begin(p, "BDAT", NULL);
     }
     p->bdat_open = 1;
-    p->bdat_left = size;
+    p->bdat_left = p->bdat_size = size;
     p->bdat_last = last;
     p->cmode = ST_CM_BDAT;
     if (size == 0)
@@ -107,6 +107,27 @@ size_t st_smtp_bdat_feed(st_smtp *p, const uint8_t *d, size_t n)
     if (p->bdat_left == 0)
         chunk_done(p);
     return k;
+}
+
+/* A reply to the BDAT whose octets are being read means the server had
+ * them all: the count the client sent and the bytes seen disagree (a
+ * size that lies, or bytes the capture lost without a trace). Follow the
+ * server: the chunk ends here, the octets not seen are missing from the
+ * message, and what follows is commands again. The reply to an earlier
+ * chunk (pipelined) is no such proof: only the newest command is read.
+ * Nor is a reply before any of the chunk's octets (a server that answers
+ * the command at once, as in Zeek's bdat-gap trace): it cannot have read
+ * them, and the octets that follow are still the chunk's. */
+void st_smtp_bdat_check(st_smtp *p, const st_smtp_reply *r)
+{
+    const st_smtp_pend *e = st_smtp_cmdq_at(&p->q, 0);
+    if (p->cmode != ST_CM_BDAT || p->q.n != 1 || e->kind != ST_K_BDAT || r->code < 200 ||
+        p->bdat_left == p->bdat_size)
+        return;
+    st_smtp_anomaly(p, "bdat_size_mismatch", NULL);
+    st_smtp_msg_gap(p, p->bdat_left);
+    p->bdat_left = 0;
+    chunk_done(p);
 }
 
 /* Lost client bytes inside content; returns those past its end. */

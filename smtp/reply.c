@@ -13,12 +13,17 @@
  *   - 334 goes to a pending AUTH without ending it;
  *   - a 354 or 334 that fits no pending command is unmatched;
  *   - after a gap in either direction (resync mode, until the queue is
- *     empty again), a reply that does not fit the oldest command (a 354
- *     for anything but DATA, a 2xx for DATA) is given to the first later
- *     command it fits, the ones before it being reported with no reply
- *     (their replies were lost); a reply that fits nothing is unmatched;
+ *     empty again), a reply that cannot answer the oldest command (fit.c:
+ *     by its code and enhanced code) is given to the first later command
+ *     it can answer, the ones before it being reported with no reply
+ *     (reply_lost); a reply that answers nothing pending, after client
+ *     bytes were lost among the commands, is the reply of a lost command
+ *     when it says which (command_inferred, data_inferred); else it is
+ *     unmatched;
  *   - a reply while DATA content is being read and nothing is pending
- *     means the server saw the end of the message that we lost.
+ *     means the server saw the end of the message that we lost;
+ *   - a reply to the BDAT whose octets are being read ends the chunk
+ *     (data.c: the server had them all).
  * Nothing here can fail.
  */
 #include <string.h>
@@ -60,26 +65,20 @@ static void racc_add(st_smtp *p, const char *s, size_t len, int code)
     ra->lines++;
 }
 
-static int fits(int kind, int code)
-{
-    if (code == 354)
-        return kind == ST_K_DATA;
-    if (code == 334)
-        return kind == ST_K_AUTH;
-    return kind != ST_K_DATA || code >= 400;
-}
-
-/* Which pending command this reply answers; -1 for none. */
-static long pick(st_smtp *p, int code)
+/* Which pending command this reply answers; -1 for none. In step (no
+ * gap), replies answer commands in order: only a reply that can answer
+ * nothing at the head (a 354 or 334) is left unmatched. After a gap the
+ * first command it can answer takes it (fit.c). */
+static long pick(st_smtp *p, const st_smtp_reply *r)
 {
     if (p->q.n == 0)
         return -1;
-    if (fits(st_smtp_cmdq_at(&p->q, 0)->kind, code))
+    if (st_smtp_reply_fits(st_smtp_cmdq_at(&p->q, 0)->kind, r))
         return 0;
     if (!p->resync)
-        return code == 354 || code == 334 ? -1 : 0;
+        return r->code == 354 || r->code == 334 ? -1 : 0;
     for (size_t i = 1; i < p->q.n; i++)
-        if (fits(st_smtp_cmdq_at(&p->q, i)->kind, code))
+        if (st_smtp_reply_fits(st_smtp_cmdq_at(&p->q, i)->kind, r))
             return (long)i;
     return -1;
 }
@@ -117,10 +116,8 @@ static void server_ended_data(st_smtp *p, const st_smtp_reply *r)
  * earns 354, RFC 5321 4.3.2). Follow the server: the commands before it
  * lost their replies, the content that follows is a message, and it is
  * flagged as missing the lost bytes (some may have been its beginning). */
-static int infer_data(st_smtp *p, const st_smtp_reply *r)
+static void infer_data(st_smtp *p, const st_smtp_reply *r)
 {
-    if (r->code != 354 || p->cmode != ST_CM_CMD || !p->cmd_gap || pick(p, 354) >= 0)
-        return 0;
     uint64_t lost = p->cmd_gap;
     st_smtp_anomaly(p, "data_inferred", NULL);
     while (p->q.n)
@@ -130,7 +127,42 @@ static int infer_data(st_smtp *p, const st_smtp_reply *r)
     st_smtp_complete_head(p, r);
     st_smtp_content_gap(p, lost);
     p->dstate = ST_DS_LS; /* the content goes on at a line start, the 354 says */
+}
+
+/* A reply no pending command can have earned, after client bytes were
+ * lost among the commands, that says which command it answers (fit.c):
+ * that command was in the lost bytes. The commands still pending were
+ * sent after it and keep waiting for their replies. */
+static int infer_command(st_smtp *p, const st_smtp_reply *r)
+{
+    if (!(p->cmd_lost || p->cmd_gap) || p->cmode != ST_CM_CMD || pick(p, r) >= 0)
+        return 0;
+    int kind = st_smtp_reply_implies(p, r);
+    if (kind < 0)
+        return 0;
+    if (kind == ST_K_DATA)
+        infer_data(p, r);
+    else
+        st_smtp_complete_inferred(p, kind, r);
     return 1;
+}
+
+/* The pending command whose reply was lost (the next reply answers a
+ * later one): reported with none, and said so. */
+static void reply_lost(st_smtp *p)
+{
+    const st_smtp_pend *e = st_smtp_cmdq_at(&p->q, 0);
+    const char *t = st_smtp_cmdq_text(&p->q, e);
+    char verb[16];
+    size_t n = 0;
+    while (n < e->len && n < sizeof verb - 1 && t[n] != ' ' && t[n] != '\t') {
+        verb[n] = t[n];
+        n++;
+    }
+    verb[n] = 0;
+    if (!(e->flags & ST_F_GHOST))
+        st_smtp_anomaly(p, "reply_lost", e->kind == ST_K_DATA_END ? "end of data" : verb);
+    st_smtp_complete_head(p, NULL);
 }
 
 static void on_reply(st_smtp *p, const st_smtp_reply *r)
@@ -146,22 +178,23 @@ static void on_reply(st_smtp *p, const st_smtp_reply *r)
         server_ended_data(p, r); /* the lost bytes held the final dot */
         return;
     }
-    if (infer_data(p, r))
+    if (infer_command(p, r))
         return;
-    long i = pick(p, r->code);
+    long i = pick(p, r);
     if (i < 0) {
         st_smtp_anomaly(p, "unmatched_reply", r->text);
         return;
     }
     while (i-- > 0)
-        st_smtp_complete_head(p, NULL);
+        reply_lost(p);
+    st_smtp_bdat_check(p, r);
     if (r->code == 334 && st_smtp_cmdq_at(&p->q, 0)->kind == ST_K_AUTH) {
         p->auth.n334++;
         return;
     }
     st_smtp_complete_head(p, r);
     if (p->q.n == 0)
-        p->resync = p->overflowed = 0;
+        p->resync = p->overflowed = p->cmd_lost = 0;
 }
 
 void st_smtp_reply_line(st_smtp *p, const char *s, size_t len, int after_gap)

@@ -57,6 +57,7 @@ enum {
 #define ST_F_LAST  0x01 /* BDAT ... LAST */
 #define ST_F_GHOST 0x02 /* already reported with no reply; its reply is absorbed */
 #define ST_F_BAD   0x04 /* BDAT whose size does not parse: no octets follow it */
+#define ST_F_INFER 0x08 /* not seen: a reply proves it was sent (fit.c) */
 
 /* Client side modes. */
 enum { ST_CM_CMD, ST_CM_DATA, ST_CM_BDAT, ST_CM_PROBE, ST_CM_STOP };
@@ -131,9 +132,10 @@ struct st_smtp {
     /* client side */
     int cmode, dstate, data_started, bdat_last, bdat_open, helo_cmd;
     int data_gap;        /* bytes of the DATA content in progress were lost */
-    uint64_t cmd_gap;    /* client bytes lost among commands since the last reply matched */
+    uint64_t cmd_gap;    /* client bytes lost among commands since the last command */
+    int cmd_lost;        /* client bytes were lost among commands since the queue was empty */
     int mail_after_helo; /* the client said EHLO/HELO, then MAIL */
-    uint64_t bdat_left;
+    uint64_t bdat_left, bdat_size; /* octets of the chunk being read: to come, in all */
     st_smtp_auth auth;
     st_smtp_tls tls;
     /* server side and emission side */
@@ -194,6 +196,12 @@ void st_smtp_complete(st_smtp *p, st_smtp_pend *e, const st_smtp_reply *r);
 void st_smtp_complete_head(st_smtp *p, const st_smtp_reply *r);
 void st_smtp_flush_all(st_smtp *p);
 void st_smtp_flush_ghost(st_smtp *p);
+/* A command of this kind that was lost, answered by r. */
+void st_smtp_complete_inferred(st_smtp *p, int kind, const st_smtp_reply *r);
+
+/* fit.c */
+int st_smtp_reply_fits(int kind, const st_smtp_reply *r);
+int st_smtp_reply_implies(const st_smtp *p, const st_smtp_reply *r);
 
 /* reply.c */
 void st_smtp_reply_line(st_smtp *p, const char *s, size_t len, int after_gap);
@@ -211,6 +219,8 @@ size_t st_smtp_data_feed(st_smtp *p, const uint8_t *d, size_t n);
 size_t st_smtp_bdat_feed(st_smtp *p, const uint8_t *d, size_t n);
 uint64_t st_smtp_content_gap(st_smtp *p, uint64_t n);
 void st_smtp_bdat_start(st_smtp *p, uint64_t size, int last);
+/* A reply to the chunk being read: the server has all its octets. */
+void st_smtp_bdat_check(st_smtp *p, const st_smtp_reply *r);
 
 /* tls.c */
 void st_smtp_tls_start(st_smtp *p);

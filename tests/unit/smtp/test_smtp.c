@@ -523,8 +523,9 @@ static void test_server_gap(void **state)
 }
 
 /* After a gap, replies are matched by what they can answer: a 354 skips
- * the commands whose replies were lost; a reply to a lost command is
- * left unmatched instead of taking the 354's place. */
+ * the commands whose replies were lost (each said so); a reply to a lost
+ * command that does not say what it answers (no enhanced code) is left
+ * unmatched instead of taking the 354's place. */
 static const turn d_resync[] = {
     S("220 mx ESMTP\r\n"),
     C("EHLO c\r\n"),
@@ -547,8 +548,10 @@ static void test_resync_by_code(void **state)
     (void)state;
     rec r = {0};
     run(d_resync, NT(d_resync), &r);
-    assert_types(&r, "BANNER HELO MAIL RCPT DATA_BEGIN MSG_DATA MSG_END TX_END MAIL RCPT ANOMALY "
-                     "DATA_BEGIN MSG_DATA MSG_END TX_END");
+    assert_types(&r, "BANNER HELO ANOMALY MAIL ANOMALY RCPT DATA_BEGIN MSG_DATA MSG_END TX_END "
+                     "MAIL RCPT ANOMALY DATA_BEGIN MSG_DATA MSG_END TX_END");
+    assert_has(&r, "ANOMALY v=reply_lost a=MAIL ");
+    assert_has(&r, "ANOMALY v=reply_lost a=RCPT ");
     assert_has(&r, "MAIL v=MAIL a=a@x p=~ u=~ c=0 ");
     assert_has(&r, "RCPT v=RCPT a=b@y p=~ u=~ c=0 t=~ f=-1 ");
     assert_int_equal(count(&r, "DATA_BEGIN v=DATA a=~ p=~ u=~ c=354 t=354 go "), 2);
