@@ -154,6 +154,10 @@ static void command(st_smtp *p, const char *line, size_t len)
         auth(p, arg);
     } else if (kind == ST_K_BDAT) {
         bdat(p, arg, line, len);
+    } else if (kind == ST_K_DATA && p->cl.after_gap && p->bytes[ST_DIR_SERVER] > 0) {
+        /* "DATA" after a hole may be the tail of another line ("XDATA"):
+         * only the server's 354 makes what follows a message */
+        st_smtp_push(p, kind, ST_F_DOUBT, line, len);
     } else {
         st_smtp_push(p, kind, 0, line, len);
         after_push(p, kind);

@@ -178,26 +178,9 @@ static void on_rcpt(st_smtp *p, char *arg, int flags, const st_smtp_reply *r)
         st_smtp_emit(p, &ev);
 }
 
-/* The reply to DATA: 354 (or none while the content is being read)
- * begins the message; a refusal before any content ends the transaction
- * and sends the client side back to commands. */
-static void on_data(st_smtp *p, const st_smtp_reply *r)
+/* A refusal of DATA before any content: the transaction goes on. */
+static void data_refused(st_smtp *p, const st_smtp_reply *r)
 {
-    int here = p->cmode == ST_CM_DATA && !p->data_started;
-    if (r->code == 354 || r->code == 0) {
-        if (p->cmode == ST_CM_DATA)
-            st_smtp_data_begin(p, "DATA", r->code ? r : NULL);
-        if (r->code == 354 && !p->tx.fail_hard)
-            st_smtp_tx_fail(p, NULL); /* an earlier refusal of DATA is over */
-        return;
-    }
-    st_smtp_check_rcpt(p);
-    if (!here) {
-        p->tx.rejected |= p->tx.open;
-        return;
-    }
-    p->cmode = ST_CM_CMD;
-    st_smtp_line_reset(&p->cl);
     int open = p->tx.open;
     st_smtp_data_begin(p, "DATA", r); /* the record says DATA was tried */
     if (!open) { /* no sender: a refused attempt, on its own (as Zeek logs it) */
@@ -207,6 +190,37 @@ static void on_data(st_smtp *p, const st_smtp_reply *r)
     /* RFC 5321 3.3: the envelope stays; a later DATA may still be accepted.
      * If none is, the transaction ends rejected with this refusal. */
     st_smtp_tx_refused(p, r);
+}
+
+/* The reply to DATA: 354 (or none while the content is being read)
+ * begins the message; a refusal before any content ends the transaction
+ * and sends the client side back to commands. A DATA read just after a
+ * hole waits for its 354 in command mode: a success of another kind
+ * shows it was no DATA (the tail of another line). */
+static void on_data(st_smtp *p, int flags, const st_smtp_reply *r)
+{
+    int here = p->cmode == ST_CM_DATA && !p->data_started;
+    if ((flags & ST_F_DOUBT) && r->code == 354)
+        st_smtp_enter_data(p);
+    if (r->code == 354 || r->code == 0) {
+        if (p->cmode == ST_CM_DATA)
+            st_smtp_data_begin(p, "DATA", r->code ? r : NULL);
+        if (r->code == 354 && !p->tx.fail_hard)
+            st_smtp_tx_fail(p, NULL); /* an earlier refusal of DATA is over */
+        return;
+    }
+    if ((flags & ST_F_DOUBT) && !is_error(r->code))
+        return;
+    st_smtp_check_rcpt(p);
+    if (flags & ST_F_DOUBT) {
+        data_refused(p, r);
+    } else if (!here) {
+        p->tx.rejected |= p->tx.open;
+    } else {
+        p->cmode = ST_CM_CMD;
+        st_smtp_line_reset(&p->cl);
+        data_refused(p, r);
+    }
 }
 
 static void on_bdat(st_smtp *p, int flags, const st_smtp_reply *r)
@@ -261,7 +275,7 @@ static void dispatch(st_smtp *p, int kind, int flags, char *verb, char *arg, con
         on_rcpt(p, arg, flags, r);
         break;
     case ST_K_DATA:
-        on_data(p, r);
+        on_data(p, flags, r);
         break;
     case ST_K_DATA_END:
         st_smtp_tx_close(p, st_smtp_tx_final(p, r->code), r);

@@ -58,6 +58,7 @@ enum {
 #define ST_F_GHOST 0x02 /* already reported with no reply; its reply is absorbed */
 #define ST_F_BAD   0x04 /* BDAT whose size does not parse: no octets follow it */
 #define ST_F_INFER 0x08 /* not seen: a reply proves it was sent (fit.c) */
+#define ST_F_DOUBT 0x10 /* DATA read just after a hole: content only once the 354 is seen */
 
 /* Client side modes. */
 enum { ST_CM_CMD, ST_CM_DATA, ST_CM_BDAT, ST_CM_PROBE, ST_CM_STOP };

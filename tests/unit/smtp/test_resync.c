@@ -286,6 +286,67 @@ static void test_bdat_reply_before_octets(void **state)
     split_check(d_bdat_early_reply, NT(d_bdat_early_reply));
 }
 
+/* "DATA" right after a hole may be the tail of another line: the client
+ * sent "XDATA" and the server refused it. Only a 354 makes what follows a
+ * message; here the client goes on with commands, and the lone dot it
+ * sends is a command line, not the end of a message. */
+static const turn d_data_tail_refused[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<a@example.org>\r\n"),
+    S("250 2.1.0 Ok\r\n"),
+    C("RCPT TO:<b@example.net>\r\n"),
+    S("250 2.1.5 Ok\r\n"),
+    CGAP(1), /* "X" */
+    C("DATA\r\n"),
+    S("502 5.5.2 Error: command not recognized\r\n"),
+    C("RSET\r\n.\r\n"),
+    S("250 2.0.0 Ok\r\n"),
+};
+
+static void test_data_after_hole_needs_its_354(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_data_tail_refused, NT(d_data_tail_refused), &r);
+    /* a refusal is on the record as DATA tried, with no content */
+    assert_false(has(&r, "MSG_END"));
+    assert_false(has(&r, "MSG_DATA"));
+    assert_int_equal(r.nmsg, 1);
+    ASSERT_MSG(&r, 0, "");
+    assert_false(has(&r, "s=ACCEPTED"));
+    assert_has(&r, "COMMAND v=RSET a=~ p=~ u=~ c=250 t=250 2.0.0 Ok ");
+    rec_free(&r);
+    split_check(d_data_tail_refused, NT(d_data_tail_refused));
+}
+
+/* The same after a hole, answered 354: it was DATA, and the message is
+ * whole (the hole was before the command). */
+static const turn d_data_tail_354[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<a@example.org>\r\n"),
+    S("250 2.1.0 Ok\r\n"),
+    C("RCPT TO:<b@example.net>\r\n"),
+    S("250 2.1.5 Ok\r\n"),
+    CGAP(6), /* "NOOP\r\n", whose reply the server merged: lost too */
+    C("DATA\r\n"),
+    S("354 go\r\n"),
+    C(BODY ".\r\n"),
+    S("250 2.0.0 Ok: queued as 6F\r\n"),
+};
+
+static void test_data_after_hole_with_354(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_data_tail_354, NT(d_data_tail_354), &r);
+    assert_has(&r, "DATA_BEGIN v=DATA a=~ p=~ u=~ c=354 t=354 go ");
+    assert_false(has(&r, "MSG_GAP"));
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=250 t=250 2.0.0 Ok: queued as 6F f=0 s=ACCEPTED");
+    ASSERT_MSG(&r, 0, BODY);
+    rec_free(&r);
+    split_check(d_data_tail_354, NT(d_data_tail_354));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +360,8 @@ int main(void)
         cmocka_unit_test(test_bdat_count_contradicted),
         cmocka_unit_test(test_bdat_pipelined_reply_is_no_mismatch),
         cmocka_unit_test(test_bdat_reply_before_octets),
+        cmocka_unit_test(test_data_after_hole_needs_its_354),
+        cmocka_unit_test(test_data_after_hole_with_354),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
