@@ -1,8 +1,10 @@
 /*
  * source.c - where packets come from: capture files and live interfaces.
  *
- * Files: pcap or pcapng, plain or gzip (magic bytes 1f 8b, read through a
- * zlib-backed FILE from fopencookie(), so libpcap never knows). Timestamps
+ * Files: pcap or pcapng, plain or gzip, always read through a zlib-backed
+ * FILE from fopencookie() (zlib passes bytes that are not gzip through as
+ * they are), so libpcap never knows, and the file is opened and read once:
+ * a FIFO or standard input ("-") works. Timestamps
  * are always microseconds. Live: pcap_create() with the caller's snap
  * length and a 64 MiB buffer, read without blocking plus our own poll(),
  * because a blocking TPACKET_V3 read ignores the timeout when the wire
@@ -39,10 +41,11 @@
 /* Owned by the FILE from fopencookie(): freed by its close callback. */
 typedef struct {
     gzFile gz;
-    const char *path; /* the source's name, which outlives the cookie */
-    uint64_t total;   /* decompressed bytes handed out */
-    int zerr;         /* first zlib error, Z_OK while the stream is sound */
-    char err[128];    /* its text */
+    const char *path;                  /* the source's name, which outlives the cookie */
+    uint64_t total;                    /* decompressed bytes handed out */
+    const volatile sig_atomic_t *stop; /* the source's: a signal ends the read */
+    int zerr;                          /* first zlib error, Z_OK while the stream is sound */
+    char err[128];                     /* its text */
 } gz_cookie;
 
 struct st_source {
@@ -80,12 +83,20 @@ static ssize_t gz_read(void *cookie, char *buf, size_t size)
 
     if (size > INT_MAX)
         size = INT_MAX;
-    n = gzread(c->gz, buf, (unsigned)size);
-    if (n > 0) {
-        c->total += (unsigned)n;
-        return n;
+    for (;;) {
+        n = gzread(c->gz, buf, (unsigned)size);
+        if (n > 0) {
+            c->total += (unsigned)n;
+            return n;
+        }
+        msg = gzerror(c->gz, &errnum);
+        if (n == 0 || errnum != Z_ERRNO || errno != EINTR)
+            break;
+        /* a signal in read(2): zlib lost nothing but keeps the error */
+        gzclearerr(c->gz);
+        if (*c->stop)
+            return 0;
     }
-    msg = gzerror(c->gz, &errnum);
     if (errnum != Z_OK && c->zerr == Z_OK) {
         c->zerr = errnum;
         snprintf(c->err, sizeof(c->err), "%s", skip_path(msg, c->path));
@@ -130,47 +141,37 @@ static void source_free(st_source *s)
     free(s);
 }
 
-/* 0 and sets *gzip; -1 with a message for an unreadable or empty file. */
-static int sniff(const char *path, int *gzip, char *err, size_t errlen)
+/* The file's descriptor: "-" is standard input (tcpdump -w - | smtptap -r -). */
+static int open_fd(const char *path, char *err, size_t errlen)
 {
-    unsigned char magic[2];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
+    int fd =
+        strcmp(path, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    do
-        n = read(fd, magic, sizeof(magic));
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (n == 0) {
-        snprintf(err, errlen, "%s: empty file", path);
-        return -1;
-    }
-    *gzip = n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    return 0;
+    return fd;
 }
 
-/* A FILE that yields the decompressed bytes; NULL with a message. */
+/* A FILE that yields the file's bytes, decompressed when they are gzip
+ * (zlib reads any other bytes as they are): one open and one pass, so a
+ * FIFO or standard input works; NULL with a message. */
 static FILE *gz_file(st_source *s, char *err, size_t errlen)
 {
     static const cookie_io_functions_t io = {.read = gz_read, .close = gz_close};
-    gz_cookie *c = calloc(1, sizeof(*c));
+    int fd = open_fd(s->name, err, errlen);
+    gz_cookie *c = fd >= 0 ? calloc(1, sizeof(*c)) : NULL;
     FILE *fp;
 
-    if (c == NULL || (c->gz = gzopen(s->name, "rb")) == NULL) {
-        snprintf(err, errlen, "%s: cannot open gzip file: %s", s->name,
+    if (fd < 0)
+        return NULL;
+    if (c == NULL || (c->gz = gzdopen(fd, "rb")) == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", s->name,
                  c == NULL ? "out of memory" : strerror(errno));
         free(c);
+        close(fd);
         return NULL;
     }
     c->path = s->name;
+    c->stop = &s->stop;
     gzbuffer(c->gz, 128 * 1024);
     fp = fopencookie(c, "r", io);
     if (fp == NULL) {
@@ -185,32 +186,22 @@ static FILE *gz_file(st_source *s, char *err, size_t errlen)
 static int open_pcap_file(st_source *s, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    int gzip;
     FILE *fp;
 
-    if (sniff(s->name, &gzip, err, errlen) < 0)
-        return -1;
-    if (!gzip) {
-        s->pcap =
-            pcap_open_offline_with_tstamp_precision(s->name, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
-        if (s->pcap == NULL) {
-            snprintf(err, errlen, "%s: %s", s->name, ebuf);
-            return -1;
-        }
-        return 0;
-    }
     if ((fp = gz_file(s, err, errlen)) == NULL)
         return -1;
     s->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     if (s->pcap != NULL)
         return 0;
     /* zlib knows better than libpcap why the header could not be read */
+    int plain = gzdirect(s->gz->gz);
     if (s->gz->zerr != Z_OK)
         snprintf(err, errlen, "%s: %s: %s", s->name, gz_what(s->gz), s->gz->err);
     else if (s->gz->total == 0)
-        snprintf(err, errlen, "%s: empty file (after gzip decompression)", s->name);
+        snprintf(err, errlen, "%s: empty file%s", s->name,
+                 plain ? "" : " (after gzip decompression)");
     else
-        snprintf(err, errlen, "%s: %s (inside gzip)", s->name, ebuf);
+        snprintf(err, errlen, "%s: %s%s", s->name, ebuf, plain ? "" : " (inside gzip)");
     s->gz = NULL;
     fclose(fp); /* libpcap leaves fp open when it fails */
     return -1;
@@ -408,6 +399,8 @@ st_source_result st_source_next(st_source *s, st_packet *pkt)
         s->stop = 1;
         return ST_SRC_EOF;
     }
+    if (s->stop) /* asked to stop inside a read: the packet cut there is not an error */
+        return ST_SRC_EOF;
     read_error(s);
     return ST_SRC_ERROR;
 }

@@ -11,6 +11,11 @@
  * it, end cleanly; what was seen is flushed and a short summary goes to
  * stderr (not with -q).
  *
+ * Errors that concern the whole run come before the output folder is
+ * touched: the interface is opened and the filter compiled (for the first
+ * -r file that opens) first, and when no capture file of a run that has
+ * nothing else to read can be opened, nothing is written at all.
+ *
  * Exit status: 0 all well; 1 a source or an output failed, or the library
  * did not open (what could be read was still processed and written);
  * 2 bad usage.
@@ -353,21 +358,76 @@ static int read_msgs(smtptap *t, const cli_args *a)
     return rc;
 }
 
-static int run(smtptap *t, const cli_args *a)
+/* What is opened before the output exists. */
+typedef struct {
+    smtptap_input *first; /* the first -r file that opens, with the filter */
+    int first_i;          /* its index; the files before it failed (said so) */
+    smtptap_input *live;  /* the -i interface */
+} early_inputs;
+
+static int open_input(smtptap_input *in, const char *bpf, smtptap_input **to)
 {
     char err[1024];
-    int rc = 0;
-    for (int i = 0; i < a->n_files; i++)
-        if (smtptap_read_file(t, a->files[i], a->bpf, err, sizeof err) != 0) {
+    if (smtptap_input_filter(in, bpf, err, sizeof err) != 0) {
+        fprintf(stderr, "smtptap: %s\n", err);
+        smtptap_input_close(in);
+        return -1;
+    }
+    *to = in;
+    return 0;
+}
+
+static int open_live(const cli_args *a, const smtptap_config *c, early_inputs *e)
+{
+    char err[1024];
+    if (!a->iface)
+        return 0;
+    smtptap_input *in = smtptap_input_live(c, a->iface, err, sizeof err);
+    if (!in) {
+        fprintf(stderr, "smtptap: %s\n", err);
+        return -1;
+    }
+    return a->bpf ? open_input(in, a->bpf, &e->live) : (e->live = in, 0);
+}
+
+/* Whole-run errors, before smtptap_open creates anything: the interface
+ * and the filter (compiled for the first -r file that opens: a link type
+ * is needed), and no capture file opening when there is nothing else to
+ * read. The inputs opened stay open for run(): a FIFO is read once. */
+static int open_early(const cli_args *a, const smtptap_config *c, early_inputs *e)
+{
+    char err[1024];
+    for (e->first_i = 0; e->first_i < a->n_files; e->first_i++) {
+        smtptap_input *in = smtptap_input_file(a->files[e->first_i], err, sizeof err);
+        if (in)
+            return open_input(in, a->bpf, &e->first) != 0 ? -1 : open_live(a, c, e);
+        fprintf(stderr, "smtptap: %s\n", err);
+    }
+    if (a->n_files && !a->iface && !a->n_msgs && !a->follow_dir)
+        return -1;
+    return open_live(a, c, e);
+}
+
+static int run(smtptap *t, const cli_args *a, early_inputs *e)
+{
+    char err[1024];
+    int rc = e->first_i > 0;
+    for (int i = e->first_i; i < a->n_files; i++) {
+        int r = i == e->first_i ? smtptap_run_input(t, e->first, err, sizeof err)
+                                : smtptap_read_file(t, a->files[i], a->bpf, err, sizeof err);
+        e->first = NULL;
+        if (r != 0) {
             fprintf(stderr, "smtptap: %s\n", err);
             rc = 1;
         }
+    }
     if (read_msgs(t, a) != 0)
         rc = 1;
-    if (a->iface && smtptap_sniff(t, a->iface, a->bpf, err, sizeof err) != 0) {
+    if (e->live && smtptap_run_input(t, e->live, err, sizeof err) != 0) {
         fprintf(stderr, "smtptap: %s\n", err);
         rc = 1;
     }
+    e->live = NULL;
     if (a->follow_dir && smtptap_watch_maildir(t, a->follow_dir, 1, err, sizeof err) != 0) {
         fprintf(stderr, "smtptap: %s\n", err);
         rc = 1;
@@ -385,9 +445,14 @@ int main(int argc, char **argv)
         free(a.bpf);
         return 2;
     }
-    smtptap *t = smtptap_open(c, err, sizeof err);
+    early_inputs e = {0};
+    int early = open_early(&a, c, &e);
+    smtptap *t = early == 0 ? smtptap_open(c, err, sizeof err) : NULL;
     if (!t) {
-        fprintf(stderr, "smtptap: %s\n", err);
+        if (early == 0)
+            fprintf(stderr, "smtptap: %s\n", err);
+        smtptap_input_close(e.first);
+        smtptap_input_close(e.live);
         smtptap_config_free(c);
         free(a.bpf);
         return 1;
@@ -399,7 +464,7 @@ int main(int argc, char **argv)
     running = t;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int rc = run(t, &a);
+    int rc = run(t, &a, &e);
     smtptap_flush(t);
     if (!a.quiet)
         summary(t, smtptap_config_get(c, "output_dir"), &a);

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "capture/l2.h"
 #include "capture/source.h"
@@ -94,6 +95,21 @@ static int sink_name(const char *list, char *name, size_t cap, char *err, size_t
     return 0;
 }
 
+/* Files an option names, even one no analyzer will read (yara_rules
+ * without yara in a chain): a path that is not there is a mistake to
+ * hear about before anything is written. */
+static int check_paths(const smtptap_config *o, char *err, size_t errlen)
+{
+    const char *name[] = {"yara_rules", "ioc_allowlist"};
+    const char *p[] = {o->yara_rules, o->ioc_allowlist};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        if (p[i] && *p[i] && access(p[i], R_OK) != 0) {
+            snprintf(err, errlen, "%s %s: %s", name[i], p[i], strerror(errno));
+            return -1;
+        }
+    return 0;
+}
+
 static int open_outputs(smtptap *t, char *err, size_t errlen)
 {
     st_core *c = &t->core;
@@ -156,7 +172,8 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
     c->record_limits.max_anomalies = (size_t)c->cfg->max_anomalies;
     char name[32];
     if (sink_name(c->cfg->sinks, name, sizeof name, err, errlen) != 0 ||
-        st_core_message_setup(c, err, errlen) != 0 || open_outputs(t, err, errlen) != 0) {
+        check_paths(c->cfg, err, errlen) != 0 || st_core_message_setup(c, err, errlen) != 0 ||
+        open_outputs(t, err, errlen) != 0) {
         free_core(t);
         return NULL;
     }
@@ -206,33 +223,90 @@ static int pump(smtptap *t, st_source *src, char *err, size_t errlen)
     return 0;
 }
 
-static int with_source(smtptap *t, st_source *src, const char *bpf, char *err, size_t errlen)
+struct smtptap_input {
+    st_source *src;
+    int live;
+};
+
+static smtptap_input *input_new(st_source *src, int live, char *err, size_t errlen)
 {
-    if (!src)
-        return -1;
-    if (bpf && *bpf && st_source_set_filter(src, bpf, err, errlen) != 0) {
+    smtptap_input *in = src ? malloc(sizeof *in) : NULL;
+    if (!in) {
+        if (src)
+            snprintf(err, errlen, "out of memory");
         st_source_close(src);
-        return -1;
+        return NULL;
     }
-    int rc = pump(t, src, err, errlen);
+    in->src = src;
+    in->live = live;
+    return in;
+}
+
+smtptap_input *smtptap_input_file(const char *path, char *err, size_t errlen)
+{
+    return input_new(st_source_open_file(path, err, errlen), 0, err, errlen);
+}
+
+smtptap_input *smtptap_input_live(const smtptap_config *c, const char *ifname, char *err,
+                                  size_t errlen)
+{
+    st_source *src = st_source_open_live(ifname, (int)c->snaplen, 1, 100, err, errlen);
+    smtptap_input *in = input_new(src, 1, err, errlen);
+    if (in && smtptap_input_filter(in, c->live_filter, err, errlen) != 0) {
+        smtptap_input_close(in);
+        return NULL;
+    }
+    return in;
+}
+
+int smtptap_input_filter(smtptap_input *in, const char *bpf, char *err, size_t errlen)
+{
+    if (!in || !bpf || !*bpf)
+        return 0;
+    return st_source_set_filter(in->src, bpf, err, errlen);
+}
+
+void smtptap_input_close(smtptap_input *in)
+{
+    if (!in)
+        return;
+    st_source_close(in->src);
+    free(in);
+}
+
+int smtptap_run_input(smtptap *t, smtptap_input *in, char *err, size_t errlen)
+{
+    if (!in)
+        return -1;
+    if (in->live)
+        t->core.flush_each = 1;
+    int rc = pump(t, in->src, err, errlen);
     uint64_t recv, drop;
-    st_source_stats(src, &recv, &drop);
+    st_source_stats(in->src, &recv, &drop);
     t->core.stats.pcap_dropped += drop;
-    st_source_close(src);
+    smtptap_input_close(in);
     return rc;
+}
+
+/* An input with its filter, or NULL (the input closed). */
+static smtptap_input *filtered(smtptap_input *in, const char *bpf, char *err, size_t errlen)
+{
+    if (smtptap_input_filter(in, bpf, err, errlen) == 0)
+        return in;
+    smtptap_input_close(in);
+    return NULL;
 }
 
 int smtptap_read_file(smtptap *t, const char *path, const char *bpf, char *err, size_t errlen)
 {
-    return with_source(t, st_source_open_file(path, err, errlen), bpf, err, errlen);
+    smtptap_input *in = filtered(smtptap_input_file(path, err, errlen), bpf, err, errlen);
+    return smtptap_run_input(t, in, err, errlen);
 }
 
 int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, size_t errlen)
 {
-    st_core *c = &t->core;
-    c->flush_each = 1;
-    st_source *src = st_source_open_live(ifname, (int)c->cfg->snaplen, 1, 100, err, errlen);
-    return with_source(t, src, bpf ? bpf : c->cfg->live_filter, err, errlen);
+    smtptap_input *in = smtptap_input_live(t->core.cfg, ifname, err, errlen);
+    return smtptap_run_input(t, filtered(in, bpf, err, errlen), err, errlen);
 }
 
 int smtptap_feed_packet(smtptap *t, const struct timeval *ts, int linktype, const void *data,

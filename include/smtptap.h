@@ -110,6 +110,25 @@ int smtptap_read_file(smtptap *t, const char *path, const char *bpf, char *err, 
  * live_filter option. */
 int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, size_t errlen);
 
+/* A capture opened before smtptap_open, as tcpdump opens its handle
+ * before its output: a missing file, an absent interface, no capture
+ * permission or a filter that does not compile is an error before the
+ * output folder is touched (and before privileges could be dropped).
+ * smtptap_input_file: a capture file as smtptap_read_file reads it (a
+ * FIFO too: it is read once); smtptap_input_live: an interface as
+ * smtptap_sniff captures it, with c's snaplen and its live_filter;
+ * either is NULL, with a message, when it cannot be opened.
+ * smtptap_input_filter replaces the filter (-1 when it does not compile).
+ * smtptap_run_input reads the input as smtptap_read_file or smtptap_sniff
+ * would, then closes it; smtptap_input_close closes one that is not run. */
+typedef struct smtptap_input smtptap_input;
+smtptap_input *smtptap_input_file(const char *path, char *err, size_t errlen);
+smtptap_input *smtptap_input_live(const smtptap_config *c, const char *ifname, char *err,
+                                  size_t errlen);
+int smtptap_input_filter(smtptap_input *in, const char *bpf, char *err, size_t errlen);
+int smtptap_run_input(smtptap *t, smtptap_input *in, char *err, size_t errlen);
+void smtptap_input_close(smtptap_input *in);
+
 /* Read one message file (RFC 5322, as .eml) and write its record: the
  * shape of a session record without the network fields, "source": "eml"
  * (docs/record.md). A symbolic link is not followed and anything but a

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import unittest
 
-from common import BIN, ENV, load_output, sha256
+from common import BIN, ENV, ROOT, load_output, sha256
 
 MSG = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: faults\r\n\r\nbody\r\n"
 
@@ -116,10 +116,6 @@ class Faults(unittest.TestCase):
                          0o640)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class CutOff(unittest.TestCase):
     """A capture that ends inside an attachment: the attachment and the message say they
     are not whole and are stored apart, never under the name of a whole object. Truth: the
@@ -177,3 +173,229 @@ class CutOff(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(out, "files", sha256(seen)[:2])))
         finally:
             shutil.rmtree(d)
+
+
+PCAPS = os.path.join(ROOT, "pcaps")
+
+
+class WholeRun(unittest.TestCase):
+    """Errors that concern the whole run come before OUT is touched (issue 10, section 3), as
+    tcpdump opens its handle before its output: exit 1, a message naming the cause, and no
+    OUT at all. Usage errors exit 2. Truth: the paths and names the test made up."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="smtptap-wholerun-")
+        self.out = os.path.join(self.dir, "out")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def fails(self, args, rc, needle):
+        p = subprocess.run([BIN, "-o", self.out] + args, env=ENV, capture_output=True, timeout=60)
+        err = p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, rc, err)
+        self.assertIn(needle, err)
+        self.assertFalse(os.path.exists(self.out), "OUT was created: " + err)
+
+    def test_errors_before_output(self):
+        cap = os.path.join(PCAPS, "smtp-auth-plain.pcap")
+        missing = os.path.join(self.dir, "missing")
+        with self.subTest("absent interface"):
+            self.fails(["-i", "smtptapnosuch0"], 1, "smtptapnosuch0")
+        with self.subTest("bad filter"):
+            self.fails(["-r", cap, "tcp", "port", "(("], 1, "bad filter")
+        with self.subTest("no capture opens"):
+            self.fails(["-r", missing + ".pcap"], 1, "missing.pcap")
+        with self.subTest("missing YARA rules, yara not even run"):
+            self.fails(["-r", cap, "--yara-rules", missing + ".yar"], 1, "yara_rules")
+        with self.subTest("missing YARA rules, yara run"):
+            self.fails(["-r", cap, "-O", "smtp:always_dispatch=yara", "--yara-rules",
+                        missing + ".yar"], 1, "missing.yar")
+        with self.subTest("missing IOC allow-list"):
+            self.fails(["-r", cap, "-O", "smtp:ioc_allowlist=" + missing], 1, "ioc_allowlist")
+        with self.subTest("usage"):
+            self.fails(["-r", cap, "--no-such-option"], 2, "--no-such-option")
+
+    def test_unwritable_output(self):
+        afile = os.path.join(self.dir, "afile")
+        open(afile, "w").close()
+        p = subprocess.run([BIN, "-o", os.path.join(afile, "out"), "-r",
+                            os.path.join(PCAPS, "smtp-auth-plain.pcap")], env=ENV,
+                           capture_output=True, timeout=60)
+        err = p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn("Not a directory", err)
+        self.assertNotIn("packets", err)  # no input was read: no summary
+
+    def test_a_missing_file_among_good_ones(self):
+        """Not a whole-run error: the good files are read, the exit says one failed."""
+        p = subprocess.run([BIN, "-q", "-o", self.out, "-r", os.path.join(self.dir, "nope.pcap"),
+                            "-r", os.path.join(PCAPS, "smtp-auth-plain.pcap")], env=ENV,
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("nope.pcap", p.stderr.decode(errors="replace"))
+        records, _ = load_output(self.out)
+        self.assertEqual(len(records), 1)
+
+
+def whole_lines(path):
+    """Every line of a JSON-lines file parses; the file ends with a newline."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        return []
+    assert data.endswith(b"\n"), "a torn last line: %r" % data[-80:]
+    return [json.loads(line) for line in data.split(b"\n")[:-1]]
+
+
+def tmp_left(out):
+    return [os.path.join(d, f) for d, _, fs in os.walk(out) for f in fs
+            if os.path.basename(d) == ".tmp" or f.endswith(".tmp")]
+
+
+class Signals(unittest.TestCase):
+    """SIGTERM or SIGINT at any moment: every open session flushed, temporary files removed,
+    exit 0; SIGKILL never leaves a line a JSON-lines reader cannot read. The capture comes
+    through a FIFO the test writes into, so the signal lands while smtptap waits inside a
+    message (the moment that matters: an attachment half seen). Truth: the bytes the test
+    let through, and the message's sha256 in pcaps/manifest.json."""
+
+    CAP = os.path.join(PCAPS, "smtp-big.pcap")
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="smtptap-signals-")
+        self.out = os.path.join(self.dir, "out")
+        self.fifo = os.path.join(self.dir, "cap.fifo")
+        os.mkfifo(self.fifo)
+        with open(self.CAP, "rb") as f:
+            self.data = f.read()
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def cut_by(self, sig, fraction):
+        import signal
+        import time
+        p = subprocess.Popen([BIN, "-q", "-o", self.out, "-r", self.fifo], env=ENV,
+                             stderr=subprocess.PIPE)
+        with open(self.fifo, "wb", buffering=0) as w:
+            w.write(self.data[:int(len(self.data) * fraction)])
+            sessions = os.path.join(self.out, "sessions.jsonl")
+            for _ in range(200):  # until smtptap has opened OUT and read what it was given
+                if os.path.exists(sessions):
+                    break
+                time.sleep(0.01)
+            time.sleep(0.3)
+            p.send_signal(sig)
+            _, err = p.communicate(timeout=60)
+        return p.returncode, err.decode(errors="replace")
+
+    def test_sigterm_and_sigint_inside_a_message(self):
+        import signal
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            for fraction in (0.3, 0.7):
+                with self.subTest(sig=sig.name, fraction=fraction):
+                    shutil.rmtree(self.out, ignore_errors=True)
+                    rc, err = self.cut_by(sig, fraction)
+                    self.assertEqual(rc, 0, err)
+                    self.assertEqual(err, "")
+                    (rec,) = whole_lines(os.path.join(self.out, "sessions.jsonl"))
+                    (tx,) = rec["transactions"]
+                    self.assertEqual(tx["status"], "incomplete")
+                    msg = tx["message"]
+                    self.assertFalse(msg["complete"])
+                    self.assertTrue(msg["eml"].startswith("messages/partial/"), msg["eml"])
+                    with open(os.path.join(self.out, msg["eml"]), "rb") as f:
+                        kept = f.read()
+                    self.assertEqual((len(kept), sha256(kept)), (msg["size"], msg["sha256"]))
+                    self.assertGreater(len(kept), 0)
+                    self.assertEqual(tmp_left(self.out), [])
+                    with open(os.path.join(self.out, "stats.json")) as f:
+                        self.assertEqual(json.load(f)["sessions"], 1)
+
+    def test_sigkill_leaves_whole_lines(self):
+        import signal
+        rc, _ = self.cut_by(signal.SIGKILL, 0.5)
+        self.assertEqual(rc, -signal.SIGKILL)
+        whole_lines(os.path.join(self.out, "sessions.jsonl"))  # possibly empty: never torn
+        # the next run removes what the killed one left, and appends whole lines
+        p = subprocess.run([BIN, "-q", "-o", self.out, "-r", self.CAP], env=ENV,
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+        self.assertEqual(tmp_left(self.out), [])
+        recs = whole_lines(os.path.join(self.out, "sessions.jsonl"))
+        with open(os.path.join(PCAPS, "manifest.json")) as f:
+            want = json.load(f)["files"]["smtp-big.pcap"]
+        msg = recs[-1]["transactions"][0]["message"]
+        self.assertTrue(msg["complete"])
+        self.assertIn(msg["sha256"], json.dumps(want))
+
+
+class StandardInput(unittest.TestCase):
+    """-r - reads a capture from standard input (tcpdump -w - | smtptap -r -), plain or
+    gzip: the records equal those of -r FILE. Truth: the same run on the file."""
+
+    def test_records_equal_the_file_run(self):
+        import gzip
+        cap = os.path.join(PCAPS, "smtp-multi-transaction.pcap")
+        with open(cap, "rb") as f:
+            data = f.read()
+        d = tempfile.mkdtemp(prefix="smtptap-stdin-")
+        try:
+            runs = {}
+            for name, feed in (("file", None), ("plain", data), ("gzip", gzip.compress(data))):
+                out = os.path.join(d, name)
+                src = cap if feed is None else "-"
+                p = subprocess.run([BIN, "-q", "-o", out, "-r", src], input=feed, env=ENV,
+                                   capture_output=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+                runs[name] = whole_lines(os.path.join(out, "sessions.jsonl"))
+            self.assertTrue(runs["file"])
+            self.assertEqual(runs["plain"], runs["file"])
+            self.assertEqual(runs["gzip"], runs["file"])
+        finally:
+            shutil.rmtree(d)
+
+
+class DiskFull(unittest.TestCase):
+    """A full disk (a 1 MiB tmpfs as OUT, for a 4.6 MB message and a few small ones): a clear
+    error and exit 1, every record that could be written written, whole lines only, no
+    half-written file under a final name, no temporary file left. Truth: the store's names
+    are the sha256 of their bytes, recomputed here."""
+
+    def test_full_disk(self):
+        d = tempfile.mkdtemp(prefix="smtptap-full-")
+        try:
+            if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m",
+                                                    "tmpfs", d]).returncode != 0:
+                self.skipTest("needs root to mount a small tmpfs")
+            try:
+                out = os.path.join(d, "out")
+                p = subprocess.run([BIN, "-q", "-o", out, "-r", os.path.join(PCAPS, "smtp-big.pcap"),
+                                    "-r", os.path.join(PCAPS, "mime-corpus.pcap")], env=ENV,
+                                   capture_output=True, timeout=120)
+                err = p.stderr.decode(errors="replace")
+                self.assertEqual(p.returncode, 1, err)
+                self.assertIn("could not be written", err)
+                recs = whole_lines(os.path.join(out, "sessions.jsonl"))
+                self.assertEqual(len(recs), 2)
+                errors = [t["message"].get("store_error") for r in recs for t in r["transactions"]
+                          if t["message"]]
+                self.assertIn("No space left on device", errors)
+                for root, _, files in os.walk(out):
+                    for f in files:
+                        path = os.path.join(root, f)
+                        if root == out:
+                            continue  # sessions.jsonl, stats.json
+                        with open(path, "rb") as fh:
+                            digest = sha256(fh.read())
+                        self.assertEqual(f.split(".")[0], digest, path)
+                self.assertEqual(tmp_left(out), [])
+            finally:
+                subprocess.run(["umount", d])
+        finally:
+            shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    unittest.main()
