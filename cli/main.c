@@ -23,6 +23,10 @@
  * Limits: at most 1024 -r files and 1024 message inputs; one -i and one
  * --maildir (the last given wins), and not both.
  *
+ * Privileges: -Z USER (or "smtptap", when root captures live and that
+ * user exists) is taken once the inputs opened early and the outputs are
+ * open (core/privs.c).
+ *
  * Not handled: SIGHUP (no reopen of the record file after logrotate),
  * daemonising, several interfaces.
  */
@@ -33,7 +37,8 @@
 
 #include "smtptap.h"
 
-#define MAX_FILES 1024
+#define MAX_FILES           1024
+#define ST_CLI_DEFAULT_USER "smtptap"
 
 typedef struct {
     const char *path;
@@ -47,6 +52,7 @@ typedef struct {
     int n_msgs;
     const char *iface;
     const char *follow_dir; /* --maildir */
+    const char *user;       /* -Z */
     char *bpf;
     int quiet;
 } cli_args;
@@ -90,6 +96,9 @@ static void usage(FILE *f)
                "  --maildir DIR            the same, then every message delivered into DIR/new\n"
                "                           until Ctrl-C/SIGTERM (the Maildir is only read)\n"
                "  -o DIR                   output directory (same as --output-dir)\n"
+               "  -Z, --user USER          run as USER once the inputs and outputs are open;\n"
+               "                           root capturing with -i becomes \"smtptap\" when\n"
+               "                           that user exists (-Z root keeps root)\n"
                "  -c, --config FILE        read options from FILE (INI: [smtp], [output],\n"
                "                           [capture], [limits]; or key = value lines);\n"
                "                           the command line wins over it, in any order\n"
@@ -260,6 +269,8 @@ static int valued_option(int argc, char **argv, int *i, smtptap_config *c, cli_a
         return take_value(argc, argv, i, &a->follow_dir);
     if (!strcmp(s, "-i"))
         return take_value(argc, argv, i, &a->iface);
+    if (!strcmp(s, "-Z") || !strcmp(s, "--user"))
+        return take_value(argc, argv, i, &a->user);
     if (!strcmp(s, "-o"))
         return take_value(argc, argv, i, &v) || set_opt(c, "output_dir", v) ? -1 : 0;
     if (!strcmp(s, "-c") || !strcmp(s, "--config"))
@@ -435,6 +446,20 @@ static int run(smtptap *t, const cli_args *a, early_inputs *e)
     return rc;
 }
 
+/* -Z USER, or by default "smtptap" when root captures live and that user
+ * exists (a sensor: nothing after the open needs root). -Z root keeps it. */
+static int become_user(smtptap *t, const cli_args *a)
+{
+    char err[1024];
+    const char *user = a->user ? a->user : a->iface ? ST_CLI_DEFAULT_USER : NULL;
+    if (!user || !strcmp(user, "root"))
+        return 0;
+    if (smtptap_setuser(t, user, a->user != NULL, err, sizeof err) >= 0)
+        return 0;
+    fprintf(stderr, "smtptap: %s\n", err);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     cli_args a = {0};
@@ -451,6 +476,14 @@ int main(int argc, char **argv)
     if (!t) {
         if (early == 0)
             fprintf(stderr, "smtptap: %s\n", err);
+        smtptap_input_close(e.first);
+        smtptap_input_close(e.live);
+        smtptap_config_free(c);
+        free(a.bpf);
+        return 1;
+    }
+    if (become_user(t, &a) != 0) {
+        smtptap_close(t, err, sizeof err);
         smtptap_input_close(e.first);
         smtptap_input_close(e.live);
         smtptap_config_free(c);

@@ -107,6 +107,10 @@ int st_msgmem_read(st_core *core, const char *name, const void *data, size_t len
 /* DIR/new of a Maildir (capture/maildir.c), each message read as by
  * st_msgfile_read: every message in it once, then, with follow, every
  * message delivered into it until *stop is set. */
+/* Give OUT to user and become it (core/privs.c): 0 done, 1 no such user
+ * (and must_exist 0), -1 an error. */
+int st_core_setuser(const char *out, const char *user, int must_exist, char *err, size_t errlen);
+
 int st_core_maildir(st_core *core, const char *dir, int follow, volatile sig_atomic_t *stop,
                     char *err, size_t errlen);
 

@@ -342,6 +342,11 @@ int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, si
     return st_core_maildir(&t->core, dir, follow, &t->stopping, err, errlen);
 }
 
+int smtptap_setuser(smtptap *t, const char *user, int must_exist, char *err, size_t errlen)
+{
+    return st_core_setuser(t->core.cfg->output_dir, user, must_exist, err, errlen);
+}
+
 void smtptap_stop(smtptap *t)
 {
     t->stopping = 1;

@@ -145,6 +145,15 @@ int smtptap_read_eml(smtptap *t, const char *path, char *err, size_t errlen);
  * the first such error. */
 int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, size_t errlen);
 
+/* Become user (tcpdump's -Z) once every input and output is open: the
+ * output folder's folders and top files are given to the user, then
+ * groups, group and user switched; root cannot be regained and no
+ * capability is kept. 0 done (or already that user), 1 when must_exist
+ * is 0 and there is no such user (nothing changed), -1 an error (stop:
+ * the process may be half switched). Process-wide: call it from the
+ * program's main thread, before any other thread exists. */
+int smtptap_setuser(smtptap *t, const char *user, int must_exist, char *err, size_t errlen);
+
 /* Ask a running read, sniff or Maildir watch to return. Async-signal-safe. */
 void smtptap_stop(smtptap *t);
 

@@ -52,11 +52,7 @@ class TinySmtpServer(threading.Thread):
             conn.close()
 
 
-# Opening a packet socket on lo needs root (CAP_NET_RAW): without it both
-# tests are skipped, and tests/run.py lists them with this reason.
-@unittest.skipUnless(os.geteuid() == 0,
-                     "live capture on lo needs root (running as uid %d)" % os.geteuid())
-class Live(unittest.TestCase):
+class LiveHelpers:
     def start(self, port):
         out = tempfile.mkdtemp(prefix="smtptap-live-")
         p = subprocess.Popen([BIN, "-q", "-i", "lo", "-o", out, "tcp port %d" % port], env=ENV,
@@ -94,6 +90,13 @@ class Live(unittest.TestCase):
         self.assertEqual(p.returncode, 0, stderr)
         return Run(p.returncode, stdout, stderr, out)
 
+
+
+# Opening a packet socket on lo needs root (CAP_NET_RAW): without it both
+# tests are skipped, and tests/run.py lists them with this reason.
+@unittest.skipUnless(os.geteuid() == 0,
+                     "live capture on lo needs root (running as uid %d)" % os.geteuid())
+class Live(LiveHelpers, unittest.TestCase):
     def test_live_session_recorded(self):
         srv = TinySmtpServer()
         srv.start()
@@ -127,6 +130,65 @@ class Live(unittest.TestCase):
         self.assertEqual(len(run.records), 1)
         self.assertEqual(run.records[0]["close"], "eof")
         self.assertEqual(run.records[0]["transactions"][0]["mail_from"], "open@live.test")
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+@unittest.skipUnless(os.geteuid() == 0,
+                     "switching user needs root (running as uid %d)" % os.geteuid())
+class NoRoot(LiveHelpers, unittest.TestCase):
+    """-Z USER as tcpdump's: once the packet socket and OUT are open, the running process has
+    the user's uid and gid in all four slots, its groups, and no capability left; what it
+    writes afterwards (the record, the stored message) is the user's. Truth: the kernel's
+    /proc/PID/status, and a user the test makes with useradd and removes afterwards."""
+
+    def setUp(self):
+        self.user = "smtptap-t%d" % os.getpid()
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", self.user], check=True, capture_output=True)
+        import pwd
+        pw = pwd.getpwnam(self.user)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+
+    def tearDown(self):
+        subprocess.run(["userdel", self.user], capture_output=True)
+
+    def test_user_after_open(self):
+        srv = TinySmtpServer()
+        srv.start()
+        out = tempfile.mkdtemp(prefix="smtptap-live-")
+        os.chmod(out, 0o700)  # only root may enter: smtptap must give it to the user
+        p = subprocess.Popen([BIN, "-q", "-Z", self.user, "-i", "lo", "-o", out,
+                              "tcp port %d" % srv.port], env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.wait_capturing(p)
+        st = proc_status(p.pid)
+        self.assertEqual(st["Uid"].split(), [str(self.uid)] * 4)
+        self.assertEqual(st["Gid"].split(), [str(self.gid)] * 4)
+        self.assertEqual(st["Groups"].split(), [str(self.gid)])
+        for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
+            self.assertEqual(int(st[cap], 16), 0, cap)
+        body = b"Subject: unprivileged\r\n\r\nwritten by the user\r\n"
+        with smtplib.SMTP("127.0.0.1", srv.port) as c:
+            c.sendmail("a@live.test", ["b@live.test"], body)
+        time.sleep(1.0)
+        run = self.stop(p, out)
+        (rec,) = run.records
+        msg = rec["transactions"][0]["message"]
+        self.assertEqual(msg["sha256"], sha256(body))
+        eml = os.stat(os.path.join(out, msg["eml"]))
+        self.assertEqual((eml.st_uid, eml.st_gid), (self.uid, self.gid))
+        self.assertEqual(os.stat(out).st_uid, self.uid)
+
+    def test_unknown_user_is_an_error(self):
+        out = tempfile.mkdtemp(prefix="smtptap-live-")
+        p = subprocess.run([BIN, "-q", "-Z", self.user + "-none", "-i", "lo", "-o", out,
+                            "tcp port 9"], env=ENV, capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no such user", p.stderr.decode())
 
 
 if __name__ == "__main__":
