@@ -1,10 +1,10 @@
 /*
  * source.c - where packets come from: capture files and live interfaces.
  *
- * Files: pcap or pcapng, plain or gzip, always read through a zlib-backed
- * FILE from fopencookie() (zlib passes bytes that are not gzip through as
- * they are), so libpcap never knows, and the file is opened and read once:
- * a FIFO or standard input ("-") works. Timestamps
+ * Files: pcap or pcapng, plain or gzip, read through capture/bytes.c (a
+ * FILE from fopencookie() that inflates gzip as it comes), so libpcap
+ * never knows, and the file is opened and read once: a FIFO or standard
+ * input ("-") works. Timestamps
  * are always microseconds. Live: pcap_create() with the caller's snap
  * length and a 64 MiB buffer, read without blocking plus our own poll(),
  * because a blocking TPACKET_V3 read ignores the timeout when the wire
@@ -20,6 +20,7 @@
  */
 #include "capture/source.h"
 
+#include "capture/bytes.h"
 #include "capture/l2.h"
 
 #include <errno.h>
@@ -34,19 +35,8 @@
 #include <unistd.h>
 
 #include <pcap/pcap.h>
-#include <zlib.h>
 
 #define LIVE_BUFFER (64 << 20)
-
-/* Owned by the FILE from fopencookie(): freed by its close callback. */
-typedef struct {
-    gzFile gz;
-    const char *path;                  /* the source's name, which outlives the cookie */
-    uint64_t total;                    /* decompressed bytes handed out */
-    const volatile sig_atomic_t *stop; /* the source's: a signal ends the read */
-    int zerr;                          /* first zlib error, Z_OK while the stream is sound */
-    char err[128];                     /* its text */
-} gz_cookie;
 
 struct st_source {
     pcap_t *pcap;
@@ -58,69 +48,12 @@ struct st_source {
     int filtered;
     volatile sig_atomic_t stop;
     uint64_t packets; /* delivered so far, to say where a file broke */
-    gz_cookie *gz;    /* NULL unless a gzip file; valid until pcap_close() */
+    st_bytes *bytes;  /* a file's bytes (capture/bytes.c); valid until pcap_close() */
     /* pcap_stats() counters are 32 bits and wrap: keep 64-bit sums */
     uint64_t recv, drop;
     unsigned last_recv, last_drop;
     char err[PCAP_ERRBUF_SIZE + 512];
 };
-
-/* zlib prefixes its messages with "path: "; ours already start with the name. */
-static const char *skip_path(const char *msg, const char *path)
-{
-    size_t n = strlen(path);
-
-    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
-        return msg + n + 2;
-    return msg;
-}
-
-static ssize_t gz_read(void *cookie, char *buf, size_t size)
-{
-    gz_cookie *c = cookie;
-    int n, errnum = Z_OK;
-    const char *msg;
-
-    if (size > INT_MAX)
-        size = INT_MAX;
-    for (;;) {
-        n = gzread(c->gz, buf, (unsigned)size);
-        if (n > 0) {
-            c->total += (unsigned)n;
-            return n;
-        }
-        msg = gzerror(c->gz, &errnum);
-        if (n == 0 || errnum != Z_ERRNO || errno != EINTR)
-            break;
-        /* a signal in read(2): zlib lost nothing but keeps the error */
-        gzclearerr(c->gz);
-        if (*c->stop)
-            return 0;
-    }
-    if (errnum != Z_OK && c->zerr == Z_OK) {
-        c->zerr = errnum;
-        snprintf(c->err, sizeof(c->err), "%s", skip_path(msg, c->path));
-    }
-    if (n < 0) {
-        errno = EIO;
-        return -1;
-    }
-    return 0;
-}
-
-static const char *gz_what(const gz_cookie *c)
-{
-    return c->zerr == Z_BUF_ERROR ? "truncated gzip file" : "corrupt gzip file";
-}
-
-static int gz_close(void *cookie)
-{
-    gz_cookie *c = cookie;
-    int rc = gzclose_r(c->gz);
-
-    free(c);
-    return rc == Z_OK ? 0 : -1;
-}
 
 static st_source *source_new(const char *name, char *err, size_t errlen)
 {
@@ -141,68 +74,27 @@ static void source_free(st_source *s)
     free(s);
 }
 
-/* The file's descriptor: "-" is standard input (tcpdump -w - | smtptap -r -). */
-static int open_fd(const char *path, char *err, size_t errlen)
-{
-    int fd =
-        strcmp(path, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return fd;
-}
-
-/* A FILE that yields the file's bytes, decompressed when they are gzip
- * (zlib reads any other bytes as they are): one open and one pass, so a
- * FIFO or standard input works; NULL with a message. */
-static FILE *gz_file(st_source *s, char *err, size_t errlen)
-{
-    static const cookie_io_functions_t io = {.read = gz_read, .close = gz_close};
-    int fd = open_fd(s->name, err, errlen);
-    gz_cookie *c = fd >= 0 ? calloc(1, sizeof(*c)) : NULL;
-    FILE *fp;
-
-    if (fd < 0)
-        return NULL;
-    if (c == NULL || (c->gz = gzdopen(fd, "rb")) == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", s->name,
-                 c == NULL ? "out of memory" : strerror(errno));
-        free(c);
-        close(fd);
-        return NULL;
-    }
-    c->path = s->name;
-    c->stop = &s->stop;
-    gzbuffer(c->gz, 128 * 1024);
-    fp = fopencookie(c, "r", io);
-    if (fp == NULL) {
-        snprintf(err, errlen, "%s: %s", s->name, strerror(errno));
-        gz_close(c);
-        return NULL;
-    }
-    s->gz = c;
-    return fp;
-}
-
 static int open_pcap_file(st_source *s, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
+    const char *detail, *what;
     FILE *fp;
 
-    if ((fp = gz_file(s, err, errlen)) == NULL)
+    if ((fp = st_bytes_open(s->name, &s->stop, &s->bytes, err, errlen)) == NULL)
         return -1;
     s->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     if (s->pcap != NULL)
         return 0;
     /* zlib knows better than libpcap why the header could not be read */
-    int plain = gzdirect(s->gz->gz);
-    if (s->gz->zerr != Z_OK)
-        snprintf(err, errlen, "%s: %s: %s", s->name, gz_what(s->gz), s->gz->err);
-    else if (s->gz->total == 0)
+    int gzip = st_bytes_gzip(s->bytes);
+    if ((what = st_bytes_error(s->bytes, &detail)) != NULL)
+        snprintf(err, errlen, "%s: %s: %s", s->name, what, detail);
+    else if (st_bytes_total(s->bytes) == 0)
         snprintf(err, errlen, "%s: empty file%s", s->name,
-                 plain ? "" : " (after gzip decompression)");
+                 gzip ? " (after gzip decompression)" : "");
     else
-        snprintf(err, errlen, "%s: %s%s", s->name, ebuf, plain ? "" : " (inside gzip)");
-    s->gz = NULL;
+        snprintf(err, errlen, "%s: %s%s", s->name, ebuf, gzip ? " (inside gzip)" : "");
+    s->bytes = NULL;
     fclose(fp); /* libpcap leaves fp open when it fails */
     return -1;
 }
@@ -349,9 +241,9 @@ static void read_error(st_source *s)
         snprintf(where, sizeof(where), "after %" PRIu64 " packets passed the filter", s->packets);
     else
         snprintf(where, sizeof(where), "packet %" PRIu64, s->packets + 1);
-    if (s->gz != NULL && s->gz->zerr != Z_OK)
-        snprintf(s->err, sizeof(s->err), "%s: %s (%s): %s", s->name, gz_what(s->gz), where,
-                 s->gz->err);
+    const char *zdetail, *what = s->bytes ? st_bytes_error(s->bytes, &zdetail) : NULL;
+    if (what != NULL)
+        snprintf(s->err, sizeof(s->err), "%s: %s (%s): %s", s->name, what, where, zdetail);
     else if (strstr(detail, "truncated") != NULL)
         snprintf(s->err, sizeof(s->err), "%s: truncated capture file (%s): %s", s->name, where,
                  detail);
@@ -392,7 +284,8 @@ st_source_result st_source_next(st_source *s, st_packet *pkt)
         return ST_SRC_TIMEOUT;
     if (rc == PCAP_ERROR_BREAK) {
         /* a gzip stream cut on a packet boundary looks like a clean end to libpcap */
-        if (!s->stop && s->gz != NULL && s->gz->zerr != Z_OK) {
+        const char *detail;
+        if (!s->stop && s->bytes != NULL && st_bytes_error(s->bytes, &detail) != NULL) {
             read_error(s);
             return ST_SRC_ERROR;
         }

@@ -27,8 +27,10 @@
  * user exists) is taken once the inputs opened early and the outputs are
  * open (core/privs.c).
  *
- * Not handled: SIGHUP (no reopen of the record file after logrotate),
- * daemonising, several interfaces.
+ * SIGHUP reopens the record file by its name before the next record
+ * (logrotate's postrotate); no record is lost or split.
+ *
+ * Not handled: daemonising, several interfaces.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -61,8 +63,9 @@ static smtptap *running;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (running)
+    if (running && sig == SIGHUP)
+        smtptap_reopen(running);
+    else if (running)
         smtptap_stop(running);
 }
 
@@ -497,6 +500,7 @@ int main(int argc, char **argv)
     running = t;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     int rc = run(t, &a, &e);
     smtptap_flush(t);
     if (!a.quiet)

@@ -29,6 +29,7 @@ typedef struct st_core {
     char *ioc_keys;              /* ",key,key,": ioc_keys lower-cased, for lookup */
     struct st_sink *sink;        /* the records: OUT/sessions.jsonl (output/sink.h) */
     int flush_each;              /* live capture: every record reaches the disk at once */
+    volatile sig_atomic_t reopen; /* SIGHUP: reopen the record file before the next line */
     smtptap_record_fn record_fn; /* the embedding program's callback; NULL: none */
     void *record_arg;
     st_smtp_limits smtp_limits;
@@ -107,6 +108,9 @@ int st_msgmem_read(st_core *core, const char *name, const void *data, size_t len
 /* DIR/new of a Maildir (capture/maildir.c), each message read as by
  * st_msgfile_read: every message in it once, then, with follow, every
  * message delivered into it until *stop is set. */
+/* The record file reopened now, if asked (core/smtptap.c). */
+void st_core_reopen(st_core *c);
+
 /* Give OUT to user and become it (core/privs.c): 0 done, 1 no such user
  * (and must_exist 0), -1 an error. */
 int st_core_setuser(const char *out, const char *user, int must_exist, char *err, size_t errlen);

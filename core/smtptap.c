@@ -46,8 +46,24 @@ static void given_up(st_core *c, size_t n)
     c->stats.output_errors += n;
 }
 
+/* logrotate's postrotate: the lines buffered so far go to the file they
+ * were meant for (the old one, renamed), the next to a new one by the
+ * name. Asked from a signal handler, done here, between two lines. */
+void st_core_reopen(st_core *c)
+{
+    char err[512];
+    size_t n = 0;
+    if (!c->reopen)
+        return;
+    c->reopen = 0;
+    if (c->sink && st_sink_reopen(c->sink, &n, err, sizeof err) != 0)
+        c->stats.output_errors++;
+    given_up(c, n);
+}
+
 void st_core_emit_text(st_core *c, char *line)
 {
+    st_core_reopen(c);
     if (line && c->record_fn)
         st_record_deliver(c->record_fn, c->record_arg, line, strlen(line));
     size_t n = line ? st_sink_write(c->sink, line, strlen(line)) : 1;
@@ -201,6 +217,7 @@ static int pump(smtptap *t, st_source *src, char *err, size_t errlen)
     for (;;) {
         if (t->stopping)
             break;
+        st_core_reopen(&t->core); /* a live capture may write nothing for hours */
         st_source_result r = st_source_next(src, &pkt);
         if (r == ST_SRC_PACKET) {
             st_reasm_packet(&pkt, linktype);
@@ -345,6 +362,11 @@ int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, si
 int smtptap_setuser(smtptap *t, const char *user, int must_exist, char *err, size_t errlen)
 {
     return st_core_setuser(t->core.cfg->output_dir, user, must_exist, err, errlen);
+}
+
+void smtptap_reopen(smtptap *t)
+{
+    t->core.reopen = 1;
 }
 
 void smtptap_stop(smtptap *t)

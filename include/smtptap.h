@@ -154,6 +154,11 @@ int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, si
  * program's main thread, before any other thread exists. */
 int smtptap_setuser(smtptap *t, const char *user, int must_exist, char *err, size_t errlen);
 
+/* Reopen the record file by its name before the next record (SIGHUP, as
+ * logrotate's postrotate asks): the records before go to the file as it
+ * was, none is lost or split. Async-signal-safe. */
+void smtptap_reopen(smtptap *t);
+
 /* Ask a running read, sniff or Maildir watch to return. Async-signal-safe. */
 void smtptap_stop(smtptap *t);
 

@@ -331,6 +331,51 @@ class Signals(unittest.TestCase):
         self.assertIn(msg["sha256"], json.dumps(want))
 
 
+class Rotate(unittest.TestCase):
+    """SIGHUP reopens sessions.jsonl by its name (logrotate's postrotate): the file renamed
+    away keeps the records written before, the new one gets the rest, and together they are
+    the records of an undisturbed run, each once and whole. Truth: that undisturbed run."""
+
+    def test_sighup_after_rename(self):
+        import signal
+        import time
+        cap = os.path.join(PCAPS, "smtp-four-sessions.pcap")
+        with open(cap, "rb") as f:
+            data = f.read()
+        d = tempfile.mkdtemp(prefix="smtptap-rotate-")
+        try:
+            ref = os.path.join(d, "ref")
+            p = subprocess.run([BIN, "-q", "-o", ref, "-r", cap], env=ENV, capture_output=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0)
+            want = sorted(whole_lines(os.path.join(ref, "sessions.jsonl")), key=lambda r: r["uid"])
+            self.assertEqual(len(want), 4)
+            out, fifo = os.path.join(d, "out"), os.path.join(d, "cap.fifo")
+            os.mkfifo(fifo)
+            p = subprocess.Popen([BIN, "-q", "-o", out, "-r", fifo], env=ENV,
+                                 stderr=subprocess.PIPE)
+            live = os.path.join(out, "sessions.jsonl")
+            with open(fifo, "wb", buffering=0) as w:
+                w.write(data[:len(data) // 2])
+                for _ in range(200):
+                    if os.path.exists(live):
+                        break
+                    time.sleep(0.01)
+                time.sleep(0.3)
+                os.rename(live, live + ".1")
+                p.send_signal(signal.SIGHUP)
+                time.sleep(0.3)
+                w.write(data[len(data) // 2:])
+            _, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+            old = whole_lines(live + ".1")
+            new = whole_lines(live)
+            self.assertEqual(sorted(old + new, key=lambda r: r["uid"]), want)
+            self.assertTrue(new, "nothing reached the reopened file")
+        finally:
+            shutil.rmtree(d)
+
+
 class StandardInput(unittest.TestCase):
     """-r - reads a capture from standard input (tcpdump -w - | smtptap -r -), plain or
     gzip: the records equal those of -r FILE. Truth: the same run on the file."""

@@ -1,0 +1,200 @@
+/*
+ * bytes.c - a capture file's bytes through fopencookie(): plain, or
+ * inflated as they come (zlib's inflate, not gzread: gzread fills its
+ * whole buffer before it returns, so a pipe would be read only once
+ * 128 KiB had arrived).
+ *
+ * Limits: one 64 KiB input buffer and zlib's 32 KiB window per file.
+ */
+#include "capture/bytes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#define ST_BYTES_IN (64 * 1024)
+
+struct st_bytes {
+    int fd;
+    int gzip, member; /* member: inside a gzip member (its end not seen yet) */
+    int done;         /* what follows the last member is no member: ignored, as gzip(1) does */
+    z_stream z;
+    unsigned char in[ST_BYTES_IN];
+    size_t npeek, peeked; /* plain: the first bytes, read to look at the magic */
+    uint64_t total;
+    const volatile sig_atomic_t *stop;
+    const char *what; /* NULL while the stream is sound */
+    char detail[128];
+};
+
+/* read(2), retried after a signal unless we are asked to stop: then 0. */
+static ssize_t fd_read(st_bytes *b, void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t k = read(b->fd, buf, n);
+        if (k >= 0 || errno != EINTR)
+            return k;
+        if (b->stop && *b->stop)
+            return 0;
+    }
+}
+
+static void gz_fail(st_bytes *b, const char *what, const char *detail)
+{
+    if (b->what)
+        return;
+    b->what = what;
+    snprintf(b->detail, sizeof b->detail, "%s", detail ? detail : "unknown error");
+}
+
+static ssize_t plain_read(st_bytes *b, char *buf, size_t size)
+{
+    if (b->peeked < b->npeek) {
+        size_t k = b->npeek - b->peeked < size ? b->npeek - b->peeked : size;
+        memcpy(buf, b->in + b->peeked, k);
+        b->peeked += k;
+        return (ssize_t)k;
+    }
+    return fd_read(b, buf, size);
+}
+
+/* More compressed input; 0 at the end of the file. */
+static ssize_t gz_fill(st_bytes *b)
+{
+    ssize_t k = fd_read(b, b->in, sizeof b->in);
+    if (k < 0) {
+        gz_fail(b, "read error", strerror(errno));
+        return -1;
+    }
+    b->z.next_in = b->in;
+    b->z.avail_in = (uInt)k;
+    return k;
+}
+
+/* Inflate until some output came, the input ended or it is broken. */
+static ssize_t gz_read(st_bytes *b, char *buf, size_t size)
+{
+    b->z.next_out = (Bytef *)buf;
+    b->z.avail_out = (uInt)size;
+    while (b->z.avail_out == size) {
+        if (b->z.avail_in == 0) {
+            ssize_t k = gz_fill(b);
+            if (k < 0)
+                return -1;
+            if (k == 0) {
+                if (b->member) /* the file ended inside a member */
+                    gz_fail(b, "truncated gzip file", "unexpected end of file");
+                return 0;
+            }
+        }
+        if (!b->member && b->z.next_in[0] != 0x1f)
+            b->done = 1; /* trailing bytes (zero padding): the end */
+        if (b->done)
+            return 0;
+        if (!b->member && inflateReset(&b->z) != Z_OK)
+            return -1;
+        b->member = 1;
+        int rc = inflate(&b->z, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END) {
+            b->member = 0; /* another member may follow */
+        } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            gz_fail(b, "corrupt gzip file", b->z.msg);
+            errno = EIO;
+            return -1;
+        }
+    }
+    return (ssize_t)(size - b->z.avail_out);
+}
+
+static ssize_t bytes_read(void *cookie, char *buf, size_t size)
+{
+    st_bytes *b = cookie;
+    if (size > UINT32_MAX / 2)
+        size = UINT32_MAX / 2;
+    ssize_t n = b->gzip ? gz_read(b, buf, size) : plain_read(b, buf, size);
+    if (n > 0)
+        b->total += (uint64_t)n;
+    return n;
+}
+
+static int bytes_close(void *cookie)
+{
+    st_bytes *b = cookie;
+    if (b->gzip)
+        inflateEnd(&b->z);
+    int rc = close(b->fd);
+    free(b);
+    return rc;
+}
+
+/* The first two bytes say gzip or not; they stay in the input buffer. */
+static int look(st_bytes *b)
+{
+    while (b->npeek < 2) {
+        ssize_t k = fd_read(b, b->in + b->npeek, 2 - b->npeek);
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break;
+        b->npeek += (size_t)k;
+    }
+    b->gzip = b->npeek == 2 && b->in[0] == 0x1f && b->in[1] == 0x8b;
+    if (!b->gzip)
+        return 0;
+    if (inflateInit2(&b->z, 15 + 16) != Z_OK) { /* 16: a gzip header, not zlib's */
+        errno = ENOMEM;
+        return -1;
+    }
+    b->z.next_in = b->in;
+    b->z.avail_in = (uInt)b->npeek;
+    b->member = 1;
+    return 0;
+}
+
+FILE *st_bytes_open(const char *path, const volatile sig_atomic_t *stop, st_bytes **handle,
+                    char *err, size_t errlen)
+{
+    static const cookie_io_functions_t io = {.read = bytes_read, .close = bytes_close};
+    st_bytes *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    b->stop = stop;
+    b->fd =
+        strcmp(path, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+    FILE *fp = NULL;
+    if (b->fd < 0 || look(b) != 0 || !(fp = fopencookie(b, "r", io))) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (b->fd >= 0)
+            bytes_close(b);
+        else
+            free(b);
+        return NULL;
+    }
+    /* large reads: fewer calls into inflate (a short read still returns
+     * at once: stdio hands on what the cookie gave) */
+    setvbuf(fp, NULL, _IOFBF, ST_BYTES_IN);
+    *handle = b;
+    return fp;
+}
+
+int st_bytes_gzip(const st_bytes *b)
+{
+    return b->gzip;
+}
+
+uint64_t st_bytes_total(const st_bytes *b)
+{
+    return b->total;
+}
+
+const char *st_bytes_error(const st_bytes *b, const char **detail)
+{
+    *detail = b->detail;
+    return b->what;
+}

@@ -1,0 +1,44 @@
+/*
+ * bytes.h - the bytes of a capture file as a FILE, decompressed when
+ * they are gzip.
+ *
+ * One open and one pass over the file: a FIFO or standard input ("-")
+ * works, and a read returns what has arrived (a packet written into a
+ * pipe is read at once, not when a buffer is full). The magic bytes 1f 8b
+ * choose gzip (members one after another are one stream, as gzip(1)
+ * reads them); anything else passes as it is. libpcap reads the FILE and
+ * never knows.
+ *
+ * Entry points: st_bytes_open (the FILE, and a handle valid until the
+ * FILE is closed), st_bytes_gzip, st_bytes_total, st_bytes_error.
+ *
+ * How it fails: st_bytes_open gives NULL with a message. A corrupt or
+ * truncated gzip stream ends the bytes (a read error for corruption, an
+ * end for truncation) and st_bytes_error says which, even when it ends
+ * on a packet boundary. A signal during a read is retried, unless *stop
+ * is set: then the bytes end there.
+ */
+#ifndef ST_CAPTURE_BYTES_H
+#define ST_CAPTURE_BYTES_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct st_bytes st_bytes;
+
+FILE *st_bytes_open(const char *path, const volatile sig_atomic_t *stop, st_bytes **handle,
+                    char *err, size_t errlen);
+
+/* 1 when the file is gzip. */
+int st_bytes_gzip(const st_bytes *b);
+
+/* Bytes handed out so far (after decompression). */
+uint64_t st_bytes_total(const st_bytes *b);
+
+/* NULL while the gzip stream is sound; else what is wrong with it
+ * ("truncated gzip file", "corrupt gzip file", "read error"), and in
+ * *detail zlib's or the system's words. */
+const char *st_bytes_error(const st_bytes *b, const char **detail);
+
+#endif
