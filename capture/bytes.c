@@ -124,7 +124,7 @@ static ssize_t bytes_read(void *cookie, char *buf, size_t size)
 static int bytes_close(void *cookie)
 {
     st_bytes *b = cookie;
-    if (b->gzip)
+    if (b->gzip) /* safe even when inflateInit2 failed: the stream is zeroed */
         inflateEnd(&b->z);
     int rc = close(b->fd);
     free(b);
@@ -155,25 +155,23 @@ static int look(st_bytes *b)
     return 0;
 }
 
-FILE *st_bytes_open(const char *path, const volatile sig_atomic_t *stop, st_bytes **handle,
-                    char *err, size_t errlen)
+FILE *st_bytes_fdopen(int fd, const char *name, const volatile sig_atomic_t *stop,
+                      st_bytes **handle, char *err, size_t errlen)
 {
     static const cookie_io_functions_t io = {.read = bytes_read, .close = bytes_close};
-    st_bytes *b = calloc(1, sizeof *b);
+    st_bytes *b = fd >= 0 ? calloc(1, sizeof *b) : NULL;
+    FILE *fp = NULL;
     if (!b) {
-        snprintf(err, errlen, "%s: out of memory", path);
+        snprintf(err, errlen, "%s: %s", name, fd < 0 ? strerror(errno) : "out of memory");
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
+    b->fd = fd;
     b->stop = stop;
-    b->fd =
-        strcmp(path, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
-    FILE *fp = NULL;
-    if (b->fd < 0 || look(b) != 0 || !(fp = fopencookie(b, "r", io))) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        if (b->fd >= 0)
-            bytes_close(b);
-        else
-            free(b);
+    if (look(b) != 0 || !(fp = fopencookie(b, "r", io))) {
+        snprintf(err, errlen, "%s: %s", name, strerror(errno));
+        bytes_close(b);
         return NULL;
     }
     /* large reads: fewer calls into inflate (a short read still returns
@@ -181,6 +179,14 @@ FILE *st_bytes_open(const char *path, const volatile sig_atomic_t *stop, st_byte
     setvbuf(fp, NULL, _IOFBF, ST_BYTES_IN);
     *handle = b;
     return fp;
+}
+
+FILE *st_bytes_open(const char *path, const volatile sig_atomic_t *stop, st_bytes **handle,
+                    char *err, size_t errlen)
+{
+    int fd =
+        strcmp(path, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+    return st_bytes_fdopen(fd, path, stop, handle, err, errlen);
 }
 
 int st_bytes_gzip(const st_bytes *b)

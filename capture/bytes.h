@@ -9,8 +9,9 @@
  * reads them); anything else passes as it is. libpcap reads the FILE and
  * never knows.
  *
- * Entry points: st_bytes_open (the FILE, and a handle valid until the
- * FILE is closed), st_bytes_gzip, st_bytes_total, st_bytes_error.
+ * Entry points: st_bytes_open, st_bytes_fdopen (the FILE, and a handle
+ * valid until the FILE is closed), st_bytes_gzip, st_bytes_total,
+ * st_bytes_error.
  *
  * How it fails: st_bytes_open gives NULL with a message. A corrupt or
  * truncated gzip stream ends the bytes (a read error for corruption, an
@@ -29,6 +30,10 @@ typedef struct st_bytes st_bytes;
 
 FILE *st_bytes_open(const char *path, const volatile sig_atomic_t *stop, st_bytes **handle,
                     char *err, size_t errlen);
+/* The same over a descriptor the caller opened (a pipe); it is closed
+ * with the FILE, or at once when NULL is returned. name is for messages. */
+FILE *st_bytes_fdopen(int fd, const char *name, const volatile sig_atomic_t *stop,
+                      st_bytes **handle, char *err, size_t errlen);
 
 /* 1 when the file is gzip. */
 int st_bytes_gzip(const st_bytes *b);

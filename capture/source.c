@@ -34,6 +34,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+
 #include <pcap/pcap.h>
 
 #define LIVE_BUFFER (64 << 20)
@@ -74,13 +77,15 @@ static void source_free(st_source *s)
     free(s);
 }
 
-static int open_pcap_file(st_source *s, char *err, size_t errlen)
+/* fd < 0: open s->name. */
+static int open_pcap_file(st_source *s, int fd, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     const char *detail, *what;
-    FILE *fp;
+    FILE *fp = fd < 0 ? st_bytes_open(s->name, &s->stop, &s->bytes, err, errlen)
+                      : st_bytes_fdopen(fd, s->name, &s->stop, &s->bytes, err, errlen);
 
-    if ((fp = st_bytes_open(s->name, &s->stop, &s->bytes, err, errlen)) == NULL)
+    if (fp == NULL)
         return -1;
     s->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     if (s->pcap != NULL)
@@ -114,19 +119,43 @@ static int check_linktype(st_source *s, char *err, size_t errlen)
     return -1;
 }
 
-st_source *st_source_open_file(const char *path, char *err, size_t errlen)
+static st_source *open_offline(const char *name, int fd, char *err, size_t errlen)
 {
-    st_source *s = source_new(path, err, errlen);
+    st_source *s = source_new(name, err, errlen);
 
-    if (s == NULL)
+    if (s == NULL) {
+        if (fd >= 0)
+            close(fd);
         return NULL;
-    if (open_pcap_file(s, err, errlen) < 0 || check_linktype(s, err, errlen) < 0) {
+    }
+    if (open_pcap_file(s, fd, err, errlen) < 0 || check_linktype(s, err, errlen) < 0) {
         source_free(s);
         return NULL;
     }
     if (errlen > 0)
         err[0] = '\0';
     return s;
+}
+
+st_source *st_source_open_file(const char *path, char *err, size_t errlen)
+{
+    return open_offline(path, -1, err, errlen);
+}
+
+st_source *st_source_open_fd(int fd, const char *name, char *err, size_t errlen)
+{
+    return open_offline(name, fd, err, errlen);
+}
+
+int st_source_fanout(st_source *s, int id, char *err, size_t errlen)
+{
+    int v = (int)((unsigned)(id & 0xffff) |
+                  (unsigned)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    if (s->live && setsockopt(pcap_fileno(s->pcap), SOL_PACKET, PACKET_FANOUT, &v, sizeof v) == 0)
+        return 0;
+    snprintf(err, errlen, "%s: fanout group %d: %s", s->name, id,
+             s->live ? strerror(errno) : "not a live capture");
+    return -1;
 }
 
 /* Negative pcap_activate() results are errors; positive ones warnings. */

@@ -48,6 +48,16 @@ st_source *st_source_open_file(const char *path, char *err, size_t errlen);
 st_source *st_source_open_live(const char *ifname, int snaplen, int promisc, int timeout_ms,
                                char *err, size_t errlen);
 
+/* A pcap stream on a descriptor the caller opened (a pipe from the
+ * process that splits a capture between workers); name is for messages. */
+st_source *st_source_open_fd(int fd, const char *name, char *err, size_t errlen);
+
+/* Join the live source to the kernel's fanout group id (AF_PACKET
+ * PACKET_FANOUT_HASH with defragmentation, as Suricata's cluster_flow):
+ * the packets of one flow, both directions, go to one member. 0, or -1
+ * with a message. */
+int st_source_fanout(st_source *s, int id, char *err, size_t errlen);
+
 /* Compile and install a BPF filter; 0 on success, -1 with a message in err. */
 int st_source_set_filter(st_source *s, const char *bpf, char *err, size_t errlen);
 

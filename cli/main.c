@@ -422,18 +422,22 @@ static int open_early(const cli_args *a, const smtptap_config *c, early_inputs *
     return open_live(a, c, e);
 }
 
+static void say(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "smtptap: %s\n", msg);
+}
+
 static int run(smtptap *t, const cli_args *a, early_inputs *e)
 {
     char err[1024];
     int rc = e->first_i > 0;
-    for (int i = e->first_i; i < a->n_files; i++) {
-        int r = i == e->first_i ? smtptap_run_input(t, e->first, err, sizeof err)
-                                : smtptap_read_file(t, a->files[i], a->bpf, err, sizeof err);
-        e->first = NULL;
-        if (r != 0) {
-            fprintf(stderr, "smtptap: %s\n", err);
+    if (e->first_i < a->n_files) {
+        const char *const *rest = a->files + e->first_i + 1;
+        size_t n = (size_t)(a->n_files - e->first_i - 1);
+        if (smtptap_read_files(t, e->first, rest, n, a->bpf, say, NULL) != 0)
             rc = 1;
-        }
+        e->first = NULL;
     }
     if (read_msgs(t, a) != 0)
         rc = 1;

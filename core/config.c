@@ -103,6 +103,8 @@ static const opt options[] = {
      "bytes queued behind a hole before the hole is skipped"},
     {"hole_grace", "capture", OPT_INT, O(hole_grace), "1000", 0, 60000,
      "ms of packet time a hole the receiver acknowledged waits for a late copy (taps reorder)"},
+    {"workers", "capture", OPT_INT, O(workers), "1", 0, 64,
+     "worker processes sharing the capture (0 or auto: one per core)"},
     {"max_line", "limits", OPT_INT, O(max_line), "4096", 512, 1 << 20,
      "longest SMTP command/reply line kept"},
     {"max_pending", "limits", OPT_INT, O(max_pending), "1000", 1, 100000,
@@ -165,6 +167,8 @@ static int set_value(smtptap_config *c, const opt *o, const char *v, char *err, 
     }
     if (o->type == OPT_INT) {
         char *end;
+        if (!strcmp(o->name, "workers") && !strcmp(v, "auto"))
+            v = "0";
         errno = 0;
         long n = strtol(v, &end, 10);
         if (errno || end == v || *end || n < o->min || n > o->max) {

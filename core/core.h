@@ -11,6 +11,7 @@
 #include "analyze/file.h"
 #include "analyze/ioc.h"
 #include "capture/maildir.h"
+#include "capture/source.h"
 #include "extract/extract.h"
 #include "output/record.h"
 #include "reassembly/reasm.h"
@@ -18,19 +19,19 @@
 
 typedef struct st_core {
     smtptap_config *cfg;
-    st_store *messages;          /* with a cap of 0 when store_messages is off */
-    st_store *files;             /* attachments; NULL when archive_attachments is off */
-    st_store *messages_partial;  /* messages not seen whole: OUT/messages/partial/ */
-    st_store *files_partial;     /* attachments not seen whole: OUT/files/partial/ */
-    st_extract_config extract;   /* the same extraction for SMTP and message files */
-    st_file_kind msg_kind;       /* messages: OUT/messages/, sha256 only */
-    st_file_kind attach_kind;    /* attachments: OUT/files/, the always_dispatch chain */
-    st_ioc_engine *iocs;         /* extract_iocs; NULL when off */
-    char *ioc_keys;              /* ",key,key,": ioc_keys lower-cased, for lookup */
-    struct st_sink *sink;        /* the records: OUT/sessions.jsonl (output/sink.h) */
-    int flush_each;              /* live capture: every record reaches the disk at once */
+    st_store *messages;           /* with a cap of 0 when store_messages is off */
+    st_store *files;              /* attachments; NULL when archive_attachments is off */
+    st_store *messages_partial;   /* messages not seen whole: OUT/messages/partial/ */
+    st_store *files_partial;      /* attachments not seen whole: OUT/files/partial/ */
+    st_extract_config extract;    /* the same extraction for SMTP and message files */
+    st_file_kind msg_kind;        /* messages: OUT/messages/, sha256 only */
+    st_file_kind attach_kind;     /* attachments: OUT/files/, the always_dispatch chain */
+    st_ioc_engine *iocs;          /* extract_iocs; NULL when off */
+    char *ioc_keys;               /* ",key,key,": ioc_keys lower-cased, for lookup */
+    struct st_sink *sink;         /* the records: OUT/sessions.jsonl (output/sink.h) */
+    int flush_each;               /* live capture: every record reaches the disk at once */
     volatile sig_atomic_t reopen; /* SIGHUP: reopen the record file before the next line */
-    smtptap_record_fn record_fn; /* the embedding program's callback; NULL: none */
+    smtptap_record_fn record_fn;  /* the embedding program's callback; NULL: none */
     void *record_arg;
     st_smtp_limits smtp_limits;
     st_record_limits record_limits;
@@ -108,6 +109,32 @@ int st_msgmem_read(st_core *core, const char *name, const void *data, size_t len
 /* DIR/new of a Maildir (capture/maildir.c), each message read as by
  * st_msgfile_read: every message in it once, then, with follow, every
  * message delivered into it until *stop is set. */
+/* The library handle (core/smtptap.c; workers.c forks it). */
+struct smtptap {
+    st_core core;
+    st_source *current; /* for smtptap_stop */
+    volatile sig_atomic_t stopping;
+    st_reasm_counters extra; /* the workers' counters (workers.c), added to our own */
+};
+
+/* Read src to its end, a stop or an error (core/smtptap.c); ticks: an
+ * empty record is the capture's clock (a worker's pipe, workers.c). */
+int st_core_pump(struct smtptap *t, st_source *src, int ticks, char *err, size_t errlen);
+/* A source read to its end: its kernel drops counted. */
+void st_core_source_done(st_core *c, st_source *src);
+/* The record file's buffer written out, what it gave up counted. */
+void st_core_flush_sink(st_core *c);
+/* Counters of other processes, added to stats.json's. */
+void st_core_add_counters(struct smtptap *t, const st_reasm_counters *rc);
+
+/* workers.c: the next capture file to split, opened and filtered (its
+ * errors said by the callback); NULL when there is none. */
+typedef st_source *(*st_workers_next)(void *arg);
+#define ST_WORKERS_MAX 64
+int st_workers_files(struct smtptap *t, unsigned n, st_workers_next next, void *arg, char *err,
+                     size_t errlen);
+int st_workers_live(struct smtptap *t, st_source **src, unsigned n, char *err, size_t errlen);
+
 /* The record file reopened now, if asked (core/smtptap.c). */
 void st_core_reopen(st_core *c);
 

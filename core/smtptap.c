@@ -27,12 +27,6 @@
 #include "output/sink.h"
 #include "output/stats.h"
 
-struct smtptap {
-    st_core core;
-    st_source *current; /* for smtptap_stop */
-    volatile sig_atomic_t stopping;
-};
-
 const char *smtptap_version(void)
 {
     return ST_VERSION;
@@ -209,7 +203,7 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
 }
 
 /* Read packets until the source ends, fails or we are stopped. */
-static int pump(smtptap *t, st_source *src, char *err, size_t errlen)
+int st_core_pump(smtptap *t, st_source *src, int ticks, char *err, size_t errlen)
 {
     st_packet pkt;
     int linktype = st_source_linktype(src);
@@ -219,6 +213,10 @@ static int pump(smtptap *t, st_source *src, char *err, size_t errlen)
             break;
         st_core_reopen(&t->core); /* a live capture may write nothing for hours */
         st_source_result r = st_source_next(src, &pkt);
+        if (r == ST_SRC_PACKET && ticks && pkt.len == 0) {
+            st_reasm_tick(&pkt.ts); /* workers.c: the capture's clock, no packet */
+            continue;
+        }
         if (r == ST_SRC_PACKET) {
             st_reasm_packet(&pkt, linktype);
             continue;
@@ -240,21 +238,25 @@ static int pump(smtptap *t, st_source *src, char *err, size_t errlen)
     return 0;
 }
 
+/* One source, or (live, workers > 1) one handle per worker in one
+ * fanout group. */
 struct smtptap_input {
-    st_source *src;
+    st_source *src[ST_WORKERS_MAX];
+    unsigned n;
     int live;
 };
 
 static smtptap_input *input_new(st_source *src, int live, char *err, size_t errlen)
 {
-    smtptap_input *in = src ? malloc(sizeof *in) : NULL;
+    smtptap_input *in = src ? calloc(1, sizeof *in) : NULL;
     if (!in) {
         if (src)
             snprintf(err, errlen, "out of memory");
         st_source_close(src);
         return NULL;
     }
-    in->src = src;
+    in->src[0] = src;
+    in->n = 1;
     in->live = live;
     return in;
 }
@@ -264,12 +266,39 @@ smtptap_input *smtptap_input_file(const char *path, char *err, size_t errlen)
     return input_new(st_source_open_file(path, err, errlen), 0, err, errlen);
 }
 
+/* workers 0 is one per core. */
+static unsigned workers(const smtptap_config *c)
+{
+    long n = c->workers ? c->workers : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > ST_WORKERS_MAX ? ST_WORKERS_MAX : (unsigned)n;
+}
+
+/* The other handles of a group: one fanout group for all, by our pid. */
+static int live_group(smtptap_input *in, const smtptap_config *c, const char *ifname, unsigned n,
+                      char *err, size_t errlen)
+{
+    int id = (int)(getpid() & 0xffff);
+    if (st_source_fanout(in->src[0], id, err, errlen) != 0)
+        return -1;
+    for (; in->n < n; in->n++) {
+        st_source *s = st_source_open_live(ifname, (int)c->snaplen, 1, 100, err, errlen);
+        if (!s)
+            return -1;
+        in->src[in->n] = s;
+        if (st_source_fanout(s, id, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 smtptap_input *smtptap_input_live(const smtptap_config *c, const char *ifname, char *err,
                                   size_t errlen)
 {
     st_source *src = st_source_open_live(ifname, (int)c->snaplen, 1, 100, err, errlen);
     smtptap_input *in = input_new(src, 1, err, errlen);
-    if (in && smtptap_input_filter(in, c->live_filter, err, errlen) != 0) {
+    unsigned n = workers(c);
+    if (in && ((n > 1 && live_group(in, c, ifname, n, err, errlen) != 0) ||
+               smtptap_input_filter(in, c->live_filter, err, errlen) != 0)) {
         smtptap_input_close(in);
         return NULL;
     }
@@ -280,14 +309,18 @@ int smtptap_input_filter(smtptap_input *in, const char *bpf, char *err, size_t e
 {
     if (!in || !bpf || !*bpf)
         return 0;
-    return st_source_set_filter(in->src, bpf, err, errlen);
+    for (unsigned i = 0; i < in->n; i++)
+        if (st_source_set_filter(in->src[i], bpf, err, errlen) != 0)
+            return -1;
+    return 0;
 }
 
 void smtptap_input_close(smtptap_input *in)
 {
     if (!in)
         return;
-    st_source_close(in->src);
+    for (unsigned i = 0; i < in->n; i++)
+        st_source_close(in->src[i]);
     free(in);
 }
 
@@ -295,12 +328,16 @@ int smtptap_run_input(smtptap *t, smtptap_input *in, char *err, size_t errlen)
 {
     if (!in)
         return -1;
+    if (in->n > 1) {
+        int rc = st_workers_live(t, in->src, in->n, err, errlen);
+        in->n = 0; /* closed there */
+        smtptap_input_close(in);
+        return rc;
+    }
     if (in->live)
         t->core.flush_each = 1;
-    int rc = pump(t, in->src, err, errlen);
-    uint64_t recv, drop;
-    st_source_stats(in->src, &recv, &drop);
-    t->core.stats.pcap_dropped += drop;
+    int rc = st_core_pump(t, in->src[0], 0, err, errlen);
+    st_core_source_done(&t->core, in->src[0]);
     smtptap_input_close(in);
     return rc;
 }
@@ -324,6 +361,70 @@ int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, si
 {
     smtptap_input *in = smtptap_input_live(t->core.cfg, ifname, err, errlen);
     return smtptap_run_input(t, filtered(in, bpf, err, errlen), err, errlen);
+}
+
+/* smtptap_read_files on workers: the sources one after the other. */
+typedef struct {
+    smtptap_input *first;
+    const char *const *paths;
+    size_t n, next;
+    const char *bpf;
+    void (*on_error)(void *, const char *);
+    void *arg;
+    int failed;
+} files_iter;
+
+static st_source *next_file(void *arg)
+{
+    files_iter *it = arg;
+    char err[1024];
+    if (it->first) {
+        st_source *s = it->first->src[0];
+        it->first->n = 0;
+        smtptap_input_close(it->first);
+        it->first = NULL;
+        return s;
+    }
+    while (it->next < it->n) {
+        smtptap_input *in = filtered(smtptap_input_file(it->paths[it->next++], err, sizeof err),
+                                     it->bpf, err, sizeof err);
+        if (in) {
+            st_source *s = in->src[0];
+            in->n = 0;
+            smtptap_input_close(in);
+            return s;
+        }
+        it->failed = 1;
+        it->on_error(it->arg, err);
+    }
+    return NULL;
+}
+
+int smtptap_read_files(smtptap *t, smtptap_input *first, const char *const *paths, size_t n,
+                       const char *bpf, void (*on_error)(void *arg, const char *msg), void *arg)
+{
+    char err[1024];
+    unsigned w = workers(t->core.cfg);
+    files_iter it = {first, paths, n, 0, bpf, on_error, arg, 0};
+    if (w > 1) {
+        if (st_workers_files(t, w, next_file, &it, err, sizeof err) != 0) {
+            on_error(arg, err);
+            it.failed = 1;
+        }
+        smtptap_input_close(it.first);
+        return it.failed ? -1 : 0;
+    }
+    st_source *s;
+    while (!t->stopping && (s = next_file(&it)) != NULL) {
+        int rc = st_core_pump(t, s, 0, err, sizeof err);
+        st_source_close(s);
+        if (rc != 0) {
+            on_error(arg, err);
+            it.failed = 1;
+        }
+    }
+    smtptap_input_close(it.first); /* stopped before it was read */
+    return it.failed ? -1 : 0;
 }
 
 int smtptap_feed_packet(smtptap *t, const struct timeval *ts, int linktype, const void *data,
@@ -377,9 +478,28 @@ void smtptap_stop(smtptap *t)
         st_source_breakloop(src);
 }
 
+void st_core_add_counters(smtptap *t, const st_reasm_counters *rc)
+{
+    uint64_t *a = (uint64_t *)&t->extra;
+    const uint64_t *b = (const uint64_t *)rc;
+    for (size_t i = 0; i < sizeof *rc / sizeof(uint64_t); i++)
+        a[i] += b[i];
+}
+
+/* Ours and the workers'. */
+static void counters(const smtptap *t, st_reasm_counters *rc)
+{
+    *rc = t->extra;
+    const uint64_t *b = (const uint64_t *)st_reasm_get_counters();
+    uint64_t *a = (uint64_t *)rc;
+    for (size_t i = 0; i < sizeof *rc / sizeof(uint64_t); i++)
+        a[i] += b[i];
+}
+
 void smtptap_get_stats(const smtptap *t, smtptap_stats *s)
 {
-    const st_reasm_counters *rc = st_reasm_get_counters();
+    st_reasm_counters all, *rc = &all;
+    counters(t, &all);
     *s = t->core.stats;
     /* attachments the store could not write (each is a store_error in its
      * record); the messages' own are counted as they end */
@@ -388,6 +508,18 @@ void smtptap_get_stats(const smtptap *t, smtptap_stats *s)
     s->packets = rc->packets;
     s->bytes = rc->bytes;
     s->streams = rc->streams;
+}
+
+void st_core_source_done(st_core *c, st_source *src)
+{
+    uint64_t recv, drop;
+    st_source_stats(src, &recv, &drop);
+    c->stats.pcap_dropped += drop;
+}
+
+void st_core_flush_sink(st_core *c)
+{
+    given_up(c, st_sink_flush(c->sink));
 }
 
 void smtptap_flush(smtptap *t)
@@ -404,7 +536,9 @@ static int write_stats(smtptap *t)
     smtptap_get_stats(t, &s);
     char path[4096];
     snprintf(path, sizeof path, "%s/stats.json", t->core.cfg->output_dir);
-    return st_stats_write(path, &s, st_reasm_get_counters());
+    st_reasm_counters rc;
+    counters(t, &rc);
+    return st_stats_write(path, &s, &rc);
 }
 
 int smtptap_close(smtptap *t, char *err, size_t errlen)

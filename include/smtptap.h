@@ -129,6 +129,15 @@ int smtptap_input_filter(smtptap_input *in, const char *bpf, char *err, size_t e
 int smtptap_run_input(smtptap *t, smtptap_input *in, char *err, size_t errlen);
 void smtptap_input_close(smtptap_input *in);
 
+/* Read capture files one after the other as one capture, as
+ * smtptap_read_file each: first (an input opened before, or NULL), then
+ * paths, each with bpf. With the workers option above 1 they are read on
+ * that many worker processes (a connection's packets all go to one), with
+ * the same records. An error of one file is given to on_error and the
+ * next is read; -1 when there was any. */
+int smtptap_read_files(smtptap *t, smtptap_input *first, const char *const *paths, size_t n,
+                       const char *bpf, void (*on_error)(void *arg, const char *msg), void *arg);
+
 /* Read one message file (RFC 5322, as .eml) and write its record: the
  * shape of a session record without the network fields, "source": "eml"
  * (docs/record.md). A symbolic link is not followed and anything but a
