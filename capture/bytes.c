@@ -25,7 +25,7 @@ struct st_bytes {
     z_stream z;
     unsigned char in[ST_BYTES_IN];
     size_t npeek, peeked; /* plain: the first bytes, read to look at the magic */
-    uint64_t total;
+    uint64_t total, raw;  /* handed out; read from the file */
     const volatile sig_atomic_t *stop;
     const char *what; /* NULL while the stream is sound */
     char detail[128];
@@ -36,6 +36,8 @@ static ssize_t fd_read(st_bytes *b, void *buf, size_t n)
 {
     for (;;) {
         ssize_t k = read(b->fd, buf, n);
+        if (k > 0)
+            b->raw += (uint64_t)k;
         if (k >= 0 || errno != EINTR)
             return k;
         if (b->stop && *b->stop)
@@ -197,6 +199,11 @@ int st_bytes_gzip(const st_bytes *b)
 uint64_t st_bytes_total(const st_bytes *b)
 {
     return b->total;
+}
+
+uint64_t st_bytes_raw(const st_bytes *b)
+{
+    return b->raw;
 }
 
 const char *st_bytes_error(const st_bytes *b, const char **detail)

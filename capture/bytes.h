@@ -38,8 +38,9 @@ FILE *st_bytes_fdopen(int fd, const char *name, const volatile sig_atomic_t *sto
 /* 1 when the file is gzip. */
 int st_bytes_gzip(const st_bytes *b);
 
-/* Bytes handed out so far (after decompression). */
+/* Bytes handed out so far (after decompression), and read from the file. */
 uint64_t st_bytes_total(const st_bytes *b);
+uint64_t st_bytes_raw(const st_bytes *b);
 
 /* NULL while the gzip stream is sound; else what is wrong with it
  * ("truncated gzip file", "corrupt gzip file", "read error"), and in

@@ -327,6 +327,11 @@ st_source_result st_source_next(st_source *s, st_packet *pkt)
     return ST_SRC_ERROR;
 }
 
+uint64_t st_source_file_bytes(const st_source *s)
+{
+    return s->bytes ? st_bytes_raw(s->bytes) : 0;
+}
+
 void st_source_breakloop(st_source *s)
 {
     s->stop = 1;

@@ -69,6 +69,9 @@ const char *st_source_error(const st_source *s);
 /* Safe from a signal handler: the next st_source_next() returns ST_SRC_EOF. */
 void st_source_breakloop(st_source *s);
 
+/* Bytes of a file read so far, as on disk (compressed); 0 for live. */
+uint64_t st_source_file_bytes(const st_source *s);
+
 /* Kernel counters for live sources; zeros for files. */
 void st_source_stats(st_source *s, uint64_t *received, uint64_t *dropped);
 

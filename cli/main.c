@@ -36,6 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "smtptap.h"
 
@@ -108,7 +111,7 @@ static void usage(FILE *f)
                "  --set KEY=VALUE          set any option by its config-file name\n"
                "  -O PLUGIN:KEY=VALUE      stoQ's form, e.g. -O smtp:omit_body=True\n"
                "  --plugin-opts P:K=V...   the same, every word up to the next option\n"
-               "  -q, --quiet              no summary on stderr\n"
+               "  -q, --quiet              no progress line or summary on stderr\n"
                "  -h, --help               this help\n"
                "  -V, --version            version\n"
                "\n"
@@ -422,9 +425,69 @@ static int open_early(const cli_args *a, const smtptap_config *c, early_inputs *
     return open_live(a, c, e);
 }
 
+/* The progress line on a terminal: redrawn in place, cleared before
+ * anything else is said on stderr. */
+typedef struct {
+    uint64_t total; /* bytes of the -r files; 0 when one is no regular file */
+    double start;
+    int shown;
+} progress;
+
+static progress prog;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void progress_clear(void)
+{
+    if (prog.shown)
+        fputs("\r\033[K", stderr);
+    prog.shown = 0;
+}
+
+static void on_progress(void *arg, const smtptap_progress *p)
+{
+    (void)arg;
+    double secs = now_s() - prog.start, mib = p->file_bytes / 1048576.0;
+    double rate = secs > 0 ? mib / secs : 0;
+    fprintf(stderr, "\rsmtptap: %.1f", mib);
+    if (prog.total) {
+        double left = rate > 0 ? (prog.total / 1048576.0 - mib) / rate : 0;
+        fprintf(stderr, " of %.1f MiB (%.0f%%), %.1f MiB/s, ETA %d:%02d", prog.total / 1048576.0,
+                100.0 * p->file_bytes / prog.total, rate, (int)left / 60, (int)left % 60);
+    } else {
+        fprintf(stderr, " MiB, %.1f MiB/s", rate);
+    }
+    fprintf(stderr, ", %llu packets, %llu sessions\033[K", (unsigned long long)p->packets,
+            (unsigned long long)p->sessions);
+    prog.shown = 1;
+}
+
+/* On a terminal, not -q: the sum of the -r files' sizes. */
+static void progress_start(smtptap *t, const cli_args *a)
+{
+    if (a->quiet || !a->n_files || !isatty(STDERR_FILENO))
+        return;
+    for (int i = 0; i < a->n_files; i++) {
+        struct stat st;
+        if (stat(a->files[i], &st) != 0 || !S_ISREG(st.st_mode)) {
+            prog.total = 0;
+            break;
+        }
+        prog.total += (uint64_t)st.st_size;
+    }
+    prog.start = now_s();
+    smtptap_on_progress(t, on_progress, NULL);
+}
+
 static void say(void *arg, const char *msg)
 {
     (void)arg;
+    progress_clear();
     fprintf(stderr, "smtptap: %s\n", msg);
 }
 
@@ -435,9 +498,12 @@ static int run(smtptap *t, const cli_args *a, early_inputs *e)
     if (e->first_i < a->n_files) {
         const char *const *rest = a->files + e->first_i + 1;
         size_t n = (size_t)(a->n_files - e->first_i - 1);
+        progress_start(t, a);
         if (smtptap_read_files(t, e->first, rest, n, a->bpf, say, NULL) != 0)
             rc = 1;
         e->first = NULL;
+        smtptap_on_progress(t, NULL, NULL);
+        progress_clear();
     }
     if (read_msgs(t, a) != 0)
         rc = 1;

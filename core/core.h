@@ -115,7 +115,16 @@ struct smtptap {
     st_source *current; /* for smtptap_stop */
     volatile sig_atomic_t stopping;
     st_reasm_counters extra; /* the workers' counters (workers.c), added to our own */
+    void (*progress_fn)(void *, const smtptap_progress *);
+    void *progress_arg;
+    uint64_t files_done;  /* bytes of the capture files read to their end */
+    uint64_t progress_at; /* ms (monotonic) of the last call */
+    unsigned progress_n;  /* frames since the clock was looked at */
 };
+
+/* The progress callback, when due (force: a file ended); packets: frames
+ * read when the reader does not feed them itself (workers.c), else 0. */
+void st_core_progress(struct smtptap *t, const st_source *src, int force, uint64_t packets);
 
 /* Read src to its end, a stop or an error (core/smtptap.c); ticks: an
  * empty record is the capture's clock (a worker's pipe, workers.c). */

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capture/l2.h"
@@ -219,6 +220,8 @@ int st_core_pump(smtptap *t, st_source *src, int ticks, char *err, size_t errlen
         }
         if (r == ST_SRC_PACKET) {
             st_reasm_packet(&pkt, linktype);
+            if (t->progress_fn && ++t->progress_n >= 1024)
+                st_core_progress(t, src, 0, 0);
             continue;
         }
         if (r == ST_SRC_TIMEOUT) {
@@ -363,6 +366,42 @@ int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, si
     return smtptap_run_input(t, filtered(in, bpf, err, errlen), err, errlen);
 }
 
+void smtptap_on_progress(smtptap *t, void (*fn)(void *arg, const smtptap_progress *p), void *arg)
+{
+    t->progress_fn = fn;
+    t->progress_arg = arg;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void st_core_progress(smtptap *t, const st_source *src, int force, uint64_t packets)
+{
+    t->progress_n = 0;
+    if (!t->progress_fn)
+        return;
+    uint64_t now = now_ms();
+    if (!force && now - t->progress_at < 250)
+        return;
+    t->progress_at = now;
+    smtptap_stats s;
+    smtptap_get_stats(t, &s);
+    smtptap_progress p = {t->files_done + (src ? st_source_file_bytes(src) : 0),
+                          packets ? packets : s.packets, s.sessions};
+    t->progress_fn(t->progress_arg, &p);
+}
+
+/* A capture file read to its end: its bytes count as done. */
+static void file_done(smtptap *t, st_source *s)
+{
+    t->files_done += st_source_file_bytes(s);
+    st_core_progress(t, NULL, 1, 0);
+}
+
 /* smtptap_read_files on workers: the sources one after the other. */
 typedef struct {
     smtptap_input *first;
@@ -417,6 +456,7 @@ int smtptap_read_files(smtptap *t, smtptap_input *first, const char *const *path
     st_source *s;
     while (!t->stopping && (s = next_file(&it)) != NULL) {
         int rc = st_core_pump(t, s, 0, err, sizeof err);
+        file_done(t, s);
         st_source_close(s);
         if (rc != 0) {
             on_error(arg, err);

@@ -346,8 +346,12 @@ static int split(smtptap *t, st_worker *w, unsigned n, st_workers_next next, voi
             sum->bytes += pkt.caplen;
             tick(w, n, &pkt.ts, &last);
             dispatch(w, n, &pkt, lt, sum);
+            if (t->progress_fn && ++t->progress_n >= 1024)
+                st_core_progress(t, src, 0, sum->packets);
         }
         t->current = NULL;
+        t->files_done += st_source_file_bytes(src);
+        st_core_progress(t, NULL, 1, sum->packets);
         if (r == ST_SRC_ERROR && rc == 0) {
             snprintf(err, errlen, "%s", st_source_error(src));
             rc = -1;

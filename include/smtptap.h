@@ -168,6 +168,17 @@ int smtptap_setuser(smtptap *t, const char *user, int must_exist, char *err, siz
  * was, none is lost or split. Async-signal-safe. */
 void smtptap_reopen(smtptap *t);
 
+/* How far the reading of capture files is, for a progress line: bytes
+ * of the files read so far (as on disk, compressed or not), frames read,
+ * records written (with workers: those of the reader, 0 until the end). */
+typedef struct smtptap_progress {
+    uint64_t file_bytes, packets, sessions;
+} smtptap_progress;
+
+/* fn is called while capture files are read, at most every 250 ms, and
+ * when each file ends. NULL: never. */
+void smtptap_on_progress(smtptap *t, void (*fn)(void *arg, const smtptap_progress *p), void *arg);
+
 /* Ask a running read, sniff or Maildir watch to return. Async-signal-safe. */
 void smtptap_stop(smtptap *t);
 

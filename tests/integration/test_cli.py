@@ -157,5 +157,51 @@ class Cli(SmtptapCase):
         self.assertEqual(p.stdout.strip(), "smtptap " + version)
 
 
+
+class Progress(unittest.TestCase):
+    """The progress line of an offline run: on a terminal, redrawn in place with the bytes read
+    of the files' sizes, and cleared before the summary; nothing when stderr is no terminal or
+    with -q. Truth: the size of the file the test wrote, and os.isatty of the pty it made."""
+
+    def run_on_pty(self, args):
+        import pty
+        import select
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(BIN, [BIN] + args, ENV)
+        out = b""
+        while True:
+            try:
+                r, _, _ = select.select([fd], [], [], 60)
+                chunk = os.read(fd, 65536) if r else b""
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), out
+
+    def test_progress_on_a_terminal_only(self):
+        d = tempfile.mkdtemp(prefix="smtptap-progress-")
+        try:
+            cap = os.path.join(ROOT, "pcaps", "mime-big.pcap.gz")
+            size = os.path.getsize(cap)
+            rc, out = self.run_on_pty(["-o", os.path.join(d, "a"), "-r", cap])
+            self.assertEqual(rc, 0, out)
+            self.assertIn(b"\rsmtptap: ", out)
+            self.assertIn(b" of %.1f MiB (" % (size / 1048576.0), out)
+            self.assertIn(b"(100%)", out)
+            self.assertIn(b"\r\x1b[K", out)  # cleared before the summary
+            rc, out = self.run_on_pty(["-q", "-o", os.path.join(d, "b"), "-r", cap])
+            self.assertEqual((rc, out), (0, b""))
+            p = subprocess.run([BIN, "-o", os.path.join(d, "c"), "-r", cap], env=ENV,
+                               capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0)
+            self.assertNotIn(b"\r", p.stderr)
+        finally:
+            shutil.rmtree(d)
+
+
 if __name__ == "__main__":
     unittest.main()
