@@ -32,6 +32,7 @@
  *
  * Not handled: daemonising, several interfaces.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ typedef struct {
     const char *iface;
     const char *follow_dir; /* --maildir */
     const char *user;       /* -Z */
+    const char *pidfile;    /* --pidfile */
     char *bpf;
     int quiet;
 } cli_args;
@@ -102,6 +104,7 @@ static void usage(FILE *f)
                "  --maildir DIR            the same, then every message delivered into DIR/new\n"
                "                           until Ctrl-C/SIGTERM (the Maildir is only read)\n"
                "  -o DIR                   output directory (same as --output-dir)\n"
+               "  --pidfile FILE           write the pid to FILE (refused while one lives)\n"
                "  -Z, --user USER          run as USER once the inputs and outputs are open;\n"
                "                           root capturing with -i becomes \"smtptap\" when\n"
                "                           that user exists (-Z root keeps root)\n"
@@ -277,6 +280,8 @@ static int valued_option(int argc, char **argv, int *i, smtptap_config *c, cli_a
         return take_value(argc, argv, i, &a->iface);
     if (!strcmp(s, "-Z") || !strcmp(s, "--user"))
         return take_value(argc, argv, i, &a->user);
+    if (!strcmp(s, "--pidfile"))
+        return take_value(argc, argv, i, &a->pidfile);
     if (!strcmp(s, "-o"))
         return take_value(argc, argv, i, &v) || set_opt(c, "output_dir", v) ? -1 : 0;
     if (!strcmp(s, "-c") || !strcmp(s, "--config"))
@@ -519,6 +524,32 @@ static int run(smtptap *t, const cli_args *a, early_inputs *e)
     return rc;
 }
 
+/* --pidfile: the pid, written whole by a rename; refused while the pid
+ * already there is a live process (two sensors on one OUT). */
+static int write_pidfile(const char *path)
+{
+    char tmp[4096], line[32];
+    FILE *f = fopen(path, "r");
+    long old = 0;
+    if (f) {
+        if (fgets(line, sizeof line, f))
+            old = strtol(line, NULL, 10);
+        fclose(f);
+    }
+    if (old > 0 && old != (long)getpid() && (kill((pid_t)old, 0) == 0 || errno == EPERM)) {
+        fprintf(stderr, "smtptap: %s: pid %ld is running\n", path, old);
+        return -1;
+    }
+    snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
+    f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "smtptap: %s: %s\n", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 /* -Z USER, or by default "smtptap" when root captures live and that user
  * exists (a sensor: nothing after the open needs root). -Z root keeps it. */
 static int become_user(smtptap *t, const cli_args *a)
@@ -545,10 +576,14 @@ int main(int argc, char **argv)
     }
     early_inputs e = {0};
     int early = open_early(&a, c, &e);
+    if (early == 0 && a.pidfile && write_pidfile(a.pidfile) != 0)
+        early = -1; /* another smtptap lives: its file is left as it is */
     smtptap *t = early == 0 ? smtptap_open(c, err, sizeof err) : NULL;
     if (!t) {
         if (early == 0)
             fprintf(stderr, "smtptap: %s\n", err);
+        if (early == 0 && a.pidfile)
+            remove(a.pidfile);
         smtptap_input_close(e.first);
         smtptap_input_close(e.live);
         smtptap_config_free(c);
@@ -557,6 +592,8 @@ int main(int argc, char **argv)
     }
     if (become_user(t, &a) != 0) {
         smtptap_close(t, err, sizeof err);
+        if (a.pidfile)
+            remove(a.pidfile);
         smtptap_input_close(e.first);
         smtptap_input_close(e.live);
         smtptap_config_free(c);
@@ -580,6 +617,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "smtptap: %s\n", err);
         rc = 1;
     }
+    if (a.pidfile)
+        remove(a.pidfile); /* best effort: after -Z the folder may not be ours */
     smtptap_config_free(c);
     free(a.bpf);
     return rc;

@@ -216,6 +216,39 @@ class WholeRun(unittest.TestCase):
         with self.subTest("usage"):
             self.fails(["-r", cap, "--no-such-option"], 2, "--no-such-option")
 
+    def test_pidfile(self):
+        """--pidfile holds the pid while the run lives and is removed at its end; a pidfile
+        whose pid is a live process refuses the run before OUT is touched, and is left."""
+        import time
+        pidfile = os.path.join(self.dir, "smtptap.pid")
+        sleeper = subprocess.Popen(["sleep", "30"])
+        try:
+            with open(pidfile, "w") as f:
+                f.write("%d\n" % sleeper.pid)
+            self.fails(["--pidfile", pidfile, "-r", os.path.join(PCAPS, "smtp-auth-plain.pcap")],
+                       1, "is running")
+            with open(pidfile) as f:
+                self.assertEqual(f.read(), "%d\n" % sleeper.pid)
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        fifo = os.path.join(self.dir, "cap.fifo")
+        os.mkfifo(fifo)
+        p = subprocess.Popen([BIN, "-q", "--pidfile", pidfile, "-o", self.out, "-r", fifo],
+                             env=ENV)
+        with open(fifo, "wb") as w, open(os.path.join(PCAPS, "smtp-auth-plain.pcap"), "rb") as f:
+            w.write(f.read())
+            w.flush()
+            for _ in range(200):
+                with open(pidfile) as pf:
+                    if pf.read() == "%d\n" % p.pid:
+                        break
+                time.sleep(0.01)
+            with open(pidfile) as pf:
+                self.assertEqual(pf.read(), "%d\n" % p.pid)
+        self.assertEqual(p.wait(timeout=60), 0)
+        self.assertFalse(os.path.exists(pidfile))
+
     def test_unwritable_output(self):
         afile = os.path.join(self.dir, "afile")
         open(afile, "w").close()
