@@ -116,7 +116,14 @@ int st_core_setuser(const char *out, const char *user, int must_exist, char *err
         snprintf(err, errlen, "only root can become %s", user);
         return -1;
     }
-    if (give_output(out, pw->pw_uid, pw->pw_gid, err, errlen) != 0)
+    if (give_output(out, pw->pw_uid, pw->pw_gid, err, errlen) != 0 ||
+        switch_to(pw, err, errlen) != 0)
         return -1;
-    return switch_to(pw, err, errlen);
+    /* a folder above OUT that the user may not enter (a 0700 home, a
+     * mkdtemp folder) would fail every write from now on: say it now */
+    if (access(out, R_OK | W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "%s: not usable by %s: %s", out, pw->pw_name, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

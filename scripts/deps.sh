@@ -5,7 +5,8 @@
 set -e
 build="gcc make pkg-config python3 libpcap-dev libnids-dev zlib1g-dev libjansson-dev libssl-dev
        libmagic-dev libyara-dev libpcre2-dev libfuzzy-dev libpsl-dev publicsuffix"
-test="libcmocka-dev python3 python3-jsonschema tshark tnef time file ssdeep postfix swaks"
+test="libcmocka-dev python3 python3-jsonschema tshark tnef time file ssdeep postfix swaks tcpreplay
+      iproute2"
 fuzz="clang libclang-rt-14-dev"
 case "$1" in
 build)  want="$build" ;;

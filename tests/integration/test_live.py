@@ -1,6 +1,7 @@
 """Live capture: smtptap -i lo sees a real SMTP exchange on loopback and
 writes its record; SIGTERM ends it cleanly with every session flushed."""
 import os
+import shutil
 import signal
 import smtplib
 import socket
@@ -182,6 +183,18 @@ class NoRoot(LiveHelpers, unittest.TestCase):
         eml = os.stat(os.path.join(out, msg["eml"]))
         self.assertEqual((eml.st_uid, eml.st_gid), (self.uid, self.gid))
         self.assertEqual(os.stat(out).st_uid, self.uid)
+
+    def test_output_the_user_cannot_reach(self):
+        """OUT inside a folder only root may enter: said at once, not as write errors later."""
+        d = tempfile.mkdtemp(prefix="smtptap-live-")  # 0700, root's
+        try:
+            p = subprocess.run([BIN, "-q", "-Z", self.user, "-i", "lo", "-o",
+                                os.path.join(d, "out"), "tcp port 9"], env=ENV,
+                               capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("not usable by " + self.user, p.stderr.decode())
+        finally:
+            shutil.rmtree(d)
 
     def test_unknown_user_is_an_error(self):
         out = tempfile.mkdtemp(prefix="smtptap-live-")
