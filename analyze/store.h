@@ -70,4 +70,7 @@ void st_store_abort(st_store_obj *o);
 /* Objects whose file could not be written, since start. */
 uint64_t st_store_errors(const st_store *s);
 
+/* Files created since start (tmp files, stored or not): what storing cost. */
+uint64_t st_store_files(const st_store *s);
+
 #endif

@@ -167,11 +167,90 @@ static void test_store_cap_exact(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Store one object of n bytes (pattern seed) written in 3000-byte pieces;
+ * it must be on disk under its sha256, byte for byte. */
+static void put_check(st_store *s, const char *root, size_t n, unsigned seed)
+{
+    unsigned char *data = calloc(1, n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i * seed + (i >> 9));
+    char want[65], path[4096];
+    hex_sha256(data, n, want);
+    st_store_obj *o = st_store_begin(s, UINT64_MAX);
+    for (size_t off = 0; off < n; off += 3000)
+        st_store_write(o, data + off, n - off < 3000 ? n - off : 3000);
+    st_store_result r;
+    st_store_end(o, want, &r);
+    assert_true(r.stored);
+    assert_int_equal(r.write_error, 0);
+    snprintf(path, sizeof path, "%s/files/%.2s/%s", root, want, want);
+    size_t got = 0;
+    char *back = read_all(path, &got);
+    assert_non_null(back);
+    assert_int_equal(got, n);
+    assert_memory_equal(back, data, n);
+    free(back);
+    free(data);
+}
+
+/* The store path costs only what it must (issue 12): an object already
+ * stored creates no file at all, a new one held in memory exactly one,
+ * and objects larger than memory holds, or more of them at once than the
+ * budget allows, spill to tmp files and still arrive whole. */
+static void test_store_costs_no_file_when_known(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/st-store-XXXXXX", err[256];
+    assert_non_null(mkdtemp(root));
+    st_store *s = st_store_open(root, "files", "", err, sizeof err);
+    assert_non_null(s);
+    put_check(s, root, 100000, 7);
+    assert_int_equal(st_store_files(s), 1);
+    put_check(s, root, 100000, 7); /* the same bytes again */
+    assert_int_equal(st_store_files(s), 1);
+    put_check(s, root, 0, 1); /* empty */
+    assert_int_equal(st_store_files(s), 2);
+    put_check(s, root, 3u << 20, 11); /* larger than an object is held in memory */
+    assert_int_equal(st_store_files(s), 3);
+    /* 40 objects of 1 MiB open at once: more than the budget holds */
+    enum { N = 40, SZ = 1 << 20 };
+    st_store_obj *o[N];
+    unsigned char *d = malloc(SZ);
+    for (int i = 0; i < N; i++) {
+        o[i] = st_store_begin(s, UINT64_MAX);
+        for (size_t k = 0; k < SZ; k++)
+            d[k] = (unsigned char)(k ^ (size_t)i * 131);
+        for (size_t off = 0; off < SZ; off += 4096)
+            st_store_write(o[i], d + off, 4096);
+    }
+    for (int i = 0; i < N; i++) {
+        char h[65], path[4096];
+        for (size_t k = 0; k < SZ; k++)
+            d[k] = (unsigned char)(k ^ (size_t)i * 131);
+        hex_sha256(d, SZ, h);
+        st_store_result r;
+        st_store_end(o[i], h, &r);
+        assert_true(r.stored);
+        snprintf(path, sizeof path, "%s/files/%.2s/%s", root, h, h);
+        size_t got = 0;
+        char *back = read_all(path, &got);
+        assert_int_equal(got, SZ);
+        assert_memory_equal(back, d, SZ);
+        free(back);
+    }
+    free(d);
+    st_store_close(s);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s/files/.tmp)\" && rm -rf %s", root, root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_roundtrip_and_dedup),
         cmocka_unit_test(test_store_cap_exact),
+        cmocka_unit_test(test_store_costs_no_file_when_known),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
