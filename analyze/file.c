@@ -3,8 +3,9 @@
  * of analyzers (see file.h).
  *
  * Per object: the hash contexts, a store object while it may be kept,
- * and one state pointer per analyzer that wants one. Nothing here grows
- * with the object's size.
+ * and one state pointer per analyzer that wants one (a plain object,
+ * st_file_open_plain, has no analyzer: f->nchain is 0). Nothing here
+ * grows with the object's size.
  */
 #include "analyze/file.h"
 
@@ -15,6 +16,7 @@
 
 struct st_file {
     const st_file_kind *k;
+    size_t nchain; /* analyzers that see it: the kind's, 0 for a plain object */
     st_hash hash;
     st_store_obj *o; /* the store's object, or a scratch copy; NULL: neither */
     int o_is_store;  /* o is the store's (it is named when whole) */
@@ -54,21 +56,32 @@ void st_file_kind_scratch(st_file_kind *k, st_store *scratch)
     }
 }
 
-st_file *st_file_open(const st_file_kind *k)
+static st_file *file_open(const st_file_kind *k, size_t nchain)
 {
     st_file *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
     f->k = k;
+    f->nchain = nchain;
     st_hash_init(&f->hash, k->digests); /* on failure: empty digests, no crash */
     if (k->store && k->store_max > 0)
         f->o_is_store = (f->o = st_store_begin(k->store, k->store_max)) != NULL;
-    else if (k->scratch)
+    else if (k->scratch && nchain)
         f->o = st_store_begin_scratch(k->scratch, k->scratch_max);
-    for (size_t i = 0; i < k->nchain; i++)
+    for (size_t i = 0; i < nchain; i++)
         if (k->chain[i]->begin)
             f->state[i] = k->chain[i]->begin();
     return f;
+}
+
+st_file *st_file_open(const st_file_kind *k)
+{
+    return file_open(k, k->nchain);
+}
+
+st_file *st_file_open_plain(const st_file_kind *k)
+{
+    return file_open(k, 0);
 }
 
 void st_file_write(st_file *f, const void *p, size_t n)
@@ -78,7 +91,7 @@ void st_file_write(st_file *f, const void *p, size_t n)
     st_hash_update(&f->hash, p, n);
     if (f->o)
         st_store_write(f->o, p, n);
-    for (size_t i = 0; i < k->nchain; i++)
+    for (size_t i = 0; i < f->nchain; i++)
         if (k->chain[i]->data)
             k->chain[i]->data(f->state[i], p, n);
 }
@@ -87,7 +100,7 @@ void st_file_write(st_file *f, const void *p, size_t n)
 static void run_whole(st_file *f, int fd)
 {
     const st_file_kind *k = f->k;
-    for (size_t i = 0; i < k->nchain && fd >= 0; i++)
+    for (size_t i = 0; i < f->nchain && fd >= 0; i++)
         if (k->chain[i]->whole)
             k->chain[i]->whole(f->state[i], fd, &f->r);
 }
@@ -112,13 +125,13 @@ int st_file_close(st_file *f)
     }
     if (f->o) {
         st_store_result sr;
-        st_store_end_fd(f->o, f->r.digest.sha256, &sr, k->scratch ? &fd : NULL);
+        st_store_end_fd(f->o, f->r.digest.sha256, &sr, k->scratch && f->nchain ? &fd : NULL);
         f->o = NULL;
         f->r.stored = sr.stored;
         f->r.write_error = sr.write_error;
         memcpy(f->r.path, sr.path, sizeof f->r.path);
     }
-    for (size_t i = 0; i < k->nchain; i++)
+    for (size_t i = 0; i < f->nchain; i++)
         if (k->chain[i]->end)
             k->chain[i]->end(f->state[i], &f->r);
     run_whole(f, fd);
@@ -135,7 +148,7 @@ const st_file_result *st_file_result_of(const st_file *f)
 void st_file_report_analyzers(const st_file *f, json_t *entry, json_t *anomalies)
 {
     const st_file_kind *k = f->k;
-    for (size_t i = 0; i < k->nchain; i++)
+    for (size_t i = 0; i < f->nchain; i++)
         if (k->chain[i]->report)
             k->chain[i]->report(f->state[i], &f->r, entry, anomalies);
 }
@@ -162,7 +175,7 @@ void st_file_free(st_file *f)
         st_store_abort(f->o);
     if (!f->closed)
         st_hash_free(&f->hash);
-    for (size_t i = 0; i < k->nchain; i++)
+    for (size_t i = 0; i < f->nchain; i++)
         if (k->chain[i]->free && f->state[i])
             k->chain[i]->free(f->state[i]);
     free(f);

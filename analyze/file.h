@@ -13,8 +13,8 @@
  * st_file_report adds the analyzers' fields to the object's entry.
  *
  * Entry points: st_file_kind_init, st_file_kind_free, st_file_open,
- * st_file_write, st_file_close, st_file_result_of, st_file_report,
- * st_file_trim, st_file_free.
+ * st_file_open_plain, st_file_write, st_file_close, st_file_result_of,
+ * st_file_report, st_file_trim, st_file_free.
  *
  * Limits: an object larger than the kind's store_max is not stored (it
  * is still hashed and analysed whole: "truncated": true; an analyzer that
@@ -60,6 +60,12 @@ void st_file_kind_scratch(st_file_kind *k, st_store *scratch);
 typedef struct st_file st_file;
 
 st_file *st_file_open(const st_file_kind *k);
+/* An object of kind k that only the digests (the kind's) and the store
+ * see, no analyzer: a body part, listed with its hashes and stored like
+ * an attachment, while the analyzers are for attachments (the message's
+ * IOC search reads the bodies already). st_file_report gives it "stored"
+ * and "truncated" only. */
+st_file *st_file_open_plain(const st_file_kind *k);
 void st_file_write(st_file *f, const void *p, size_t n);
 /* Not all of the object's bytes were seen (before close): it is stored in
  * the kind's partial store, never under the name of a whole object. */

@@ -105,6 +105,8 @@ static const opt options[] = {
      "ms of packet time a hole the receiver acknowledged waits for a late copy (taps reorder)"},
     {"workers", "capture", OPT_INT, O(workers), "1", 0, 64,
      "worker processes sharing the capture (0 or auto: one per core)"},
+    {"midstream", "capture", OPT_BOOL, O(midstream), "true", 0, 1,
+     "follow connections whose handshake was not captured (a capture begun mid-session)"},
     {"max_line", "limits", OPT_INT, O(max_line), "4096", 512, 1 << 20,
      "longest SMTP command/reply line kept"},
     {"max_pending", "limits", OPT_INT, O(max_pending), "1000", 1, 100000,

@@ -43,6 +43,7 @@ struct smtptap_config {
     long idle_timeout;
     long ooo_limit;
     long hole_grace;
+    int midstream;
     long workers; /* 0: one per core */
     /* SMTP and record limits */
     long max_line;

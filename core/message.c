@@ -3,8 +3,9 @@
  * transaction and a message file: its bytes are a file object (hashed,
  * stored in OUT/messages/), and go through the extraction, whose
  * attachments are file objects of their own (hashed, analysed, stored in
- * OUT/files/). When the message ends, its record fields are made from the
- * message object's result and the extraction's facts.
+ * OUT/files/), and so are its body parts (hashed and stored there for the
+ * parts list, not analysed). When the message ends, its record fields are
+ * made from the message object's result and the extraction's facts.
  *
  * How it fails: out of memory at begin gives a message without contents
  * (no extraction) or none at all (no file object); a store error is in
@@ -111,6 +112,13 @@ static void file_partial(void *f)
     st_file_partial(f);
 }
 
+/* A body part: hashed and stored in OUT/files/ like an attachment, for
+ * the parts list, but not analysed. */
+static void *file_open_plain(void *ctx)
+{
+    return st_file_open_plain(ctx);
+}
+
 void st_core_msg_begin(st_core *c, st_core_msg *m)
 {
     st_extract_files files = {file_open,    file_write,      file_close,
@@ -119,6 +127,8 @@ void st_core_msg_begin(st_core *c, st_core_msg *m)
     m->ended = 0;
     m->eml = st_file_open(&c->msg_kind);
     m->x = m->eml ? st_extract_new(&c->extract, &files) : NULL;
+    if (m->x)
+        st_extract_on_plain(m->x, file_open_plain);
     st_core_iocs_begin(c, m);
 }
 

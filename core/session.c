@@ -6,7 +6,10 @@
  * proxy-preamble decoder to the SMTP parser; its events build the record;
  * message bytes go through the message pipeline (core/message.c) as they
  * arrive. A stream that turns out not to be SMTP is dropped early and
- * leaves nothing behind.
+ * leaves nothing behind. A stream picked up mid-way (no handshake seen)
+ * has no proxy preamble, its parser joins the dialogue where it is
+ * (st_smtp_midstream), and its record says "midstream": true; a message
+ * whose beginning it did not see is not complete.
  *
  * Entry point: st_session_ops, the reassembly consumer (core.h).
  *
@@ -31,6 +34,7 @@ typedef struct st_session {
     st_tunnel tunnel; /* a proxy handshake before the SMTP dialogue */
     int msg_open;     /* between the first byte (or end) of a message and its end */
     int msg_ended;    /* its end was seen */
+    int msg_headless; /* it began before the stream was joined (MSG_GAP 0) */
 } st_session;
 
 /* The message object opens with its first byte (or its end), so a DATA
@@ -41,6 +45,7 @@ static void message_begin(st_session *s)
         return;
     s->msg_open = 1;
     s->msg_ended = 0;
+    s->msg_headless = 0;
     st_core_msg_begin(s->core, &s->msg);
 }
 
@@ -49,7 +54,7 @@ static void message_end(st_session *s)
     if (!s->msg_open)
         return;
     s->msg_open = 0;
-    int complete = s->msg_ended && s->msg.missing == 0;
+    int complete = s->msg_ended && s->msg.missing == 0 && !s->msg_headless;
     s->msg.ended = s->msg_ended;
     json_t *m = st_core_msg_end(s->core, &s->msg, complete, NULL);
     if (m) /* NULL: out of memory at begin */
@@ -69,6 +74,7 @@ static void on_smtp_event(void *ctx, const st_smtp_event *ev)
         return;
     case ST_SMTP_EV_MSG_GAP:
         message_begin(s);
+        s->msg_headless |= ev->gap == 0; /* how much is missing is unknown */
         st_core_msg_gap(&s->msg, ev->gap);
         return;
     case ST_SMTP_EV_MSG_END:
@@ -94,6 +100,17 @@ static void session_free(st_session *s)
     free(s);
 }
 
+/* Picked up without its handshake: the dialogue is joined where it is.
+ * -1 without memory: read as a whole dialogue, its middle could pass for
+ * commands, so the stream is not followed. */
+static int join_midstream(st_session *s)
+{
+    s->tunnel.kind = ST_TUNNEL_NONE; /* a preamble opens a stream, never its middle */
+    s->tunnel.done[0] = s->tunnel.done[1] = 1;
+    st_record_midstream(s->rec);
+    return st_smtp_midstream(s->smtp);
+}
+
 static void *session_open(void *app, const st_endpoint *client, const st_endpoint *server,
                           const struct timeval *ts)
 {
@@ -104,7 +121,7 @@ static void *session_open(void *app, const st_endpoint *client, const st_endpoin
     s->core = c;
     s->smtp = st_smtp_new(&c->smtp_limits, on_smtp_event, s);
     s->rec = st_record_new(&c->record_limits, client, server, ts);
-    if (!s->smtp || !s->rec) {
+    if (!s->smtp || !s->rec || (st_reasm_opening_midstream() && join_midstream(s) != 0)) {
         session_free(s);
         return NULL;
     }

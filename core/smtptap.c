@@ -195,6 +195,7 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
     rc.idle_timeout = (int)c->cfg->idle_timeout;
     rc.ooo_limit = (int)c->cfg->ooo_limit;
     rc.hole_grace = (int)c->cfg->hole_grace;
+    rc.midstream = c->cfg->midstream;
     if (st_reasm_init(&rc, &st_session_ops, c, err, errlen) != 0) {
         free_core(t);
         return NULL;
@@ -485,11 +486,13 @@ int smtptap_feed_message(smtptap *t, const char *name, const void *data, size_t 
         gettimeofday(&now, NULL);
         ts = &now;
     }
+    st_reasm_write_closed(); /* records come in the order their inputs did */
     return st_msgmem_read(&t->core, name, data, len, ts, err, errlen);
 }
 
 int smtptap_read_eml(smtptap *t, const char *path, char *err, size_t errlen)
 {
+    st_reasm_write_closed();
     return st_msgfile_read(&t->core, AT_FDCWD, path, path, "eml", 0, err, errlen) < 0 ? -1 : 0;
 }
 
@@ -497,6 +500,7 @@ int smtptap_watch_maildir(smtptap *t, const char *dir, int follow, char *err, si
 {
     if (follow)
         t->core.flush_each = 1; /* a record is looked for as soon as its mail arrives */
+    st_reasm_write_closed();
     return st_core_maildir(&t->core, dir, follow, &t->stopping, err, errlen);
 }
 

@@ -16,7 +16,10 @@
  * File names are data, never paths: RFC 2231 bytes are converted from
  * their declared charset, RFC 2047 words decoded, the result made valid
  * UTF-8 and capped (st_hdr_fname_clean). Suspicious names (path
- * separators, "..", NUL, RTLO...) give the anomaly suspicious_filename.
+ * separators, "..", NUL, RTLO...) give the anomaly suspicious_filename;
+ * a Content-Type name that differs from the Content-Disposition filename
+ * (which wins) gives filename_mismatch. A multipart that held no part is
+ * an entry too (st_x_attach_preamble, from preamble.c).
  *
  * How it fails: beyond max_attachments, parts are counted, not listed
  * (anomaly too_many_attachments at the end); a file object that could not
@@ -105,22 +108,15 @@ static char *fn_run(int step, const char *cs, const char *in, size_t *n)
     }
 }
 
-/* Disposition filename, else Content-Type name; absent when neither (or
- * out of memory). */
-static st_xstr filename_of(st_extract *x, const st_mime_part *p)
+/* One name parameter decoded: RFC 2231 charset, RFC 2047 words, cleaned;
+ * suspicious ones said when flag (the name that is used). Absent when out
+ * of memory. */
+static st_xstr name_of(st_extract *x, const st_mime_part *p, const st_mime_param *pa, int flag)
 {
-    const st_mime_param *pa = NULL;
-    if ((p->filename.flags & ST_MIME_PARAM_PRESENT) && p->filename.value)
-        pa = &p->filename;
-    else if ((p->name.flags & ST_MIME_PARAM_PRESENT) && p->name.value)
-        pa = &p->name;
-    st_xstr none = {NULL, 0};
-    if (!pa)
-        return none;
-
     char *buf = NULL, *next;
     const char *s = (const char *)pa->value;
     size_t n = pa->len;
+    st_xstr none = {NULL, 0};
     if (pa->charset && pa->charset[0]) {
         if (!(buf = fn_run(FN_CHARSET, pa->charset, s, &n)))
             return none;
@@ -132,7 +128,7 @@ static st_xstr filename_of(st_extract *x, const st_mime_part *p)
         if (!(s = buf = next))
             return none;
     }
-    unsigned fs = st_hdr_fname_is_suspicious(s, n);
+    unsigned fs = flag ? st_hdr_fname_is_suspicious(s, n) : 0;
     if (fs)
         st_x_suspicious(x, fs, p->path);
     next = fn_run(FN_CLEAN, NULL, s, &n);
@@ -142,11 +138,36 @@ static st_xstr filename_of(st_extract *x, const st_mime_part *p)
     return name;
 }
 
-static st_xattach describe(st_extract *x, const st_mime_part *p)
+static int given(const st_mime_param *pa)
+{
+    return (pa->flags & ST_MIME_PARAM_PRESENT) && pa->value;
+}
+
+/* Disposition filename, else Content-Type name (RFC 2183, as Python's
+ * email package and mail clients do; Suricata takes whichever header
+ * comes first, Zeek the last); absent when neither (or out of memory).
+ * When both are given and differ, the anomaly filename_mismatch names the
+ * Content-Type one: a scanner that reads the other name sees another file. */
+st_xstr st_x_filename(st_extract *x, const st_mime_part *p)
+{
+    st_xstr none = {NULL, 0};
+    if (!given(&p->filename))
+        return given(&p->name) ? name_of(x, p, &p->name, 1) : none;
+    st_xstr fn = name_of(x, p, &p->filename, 1);
+    if (fn.s && given(&p->name)) {
+        st_xstr nm = name_of(x, p, &p->name, 0);
+        if (nm.s && (nm.n != fn.n || memcmp(nm.s, fn.s, fn.n) != 0))
+            st_x_anomaly(x, "filename_mismatch", nm.s, nm.n, p->path);
+        st_x_str_free(&nm);
+    }
+    return fn;
+}
+
+static st_xattach describe(st_extract *x, const st_mime_part *p, st_xstr filename)
 {
     st_xattach a;
     memset(&a, 0, sizeof a);
-    a.filename = filename_of(x, p);
+    a.filename = filename;
     a.content_type = st_x_cstr(p->content_type, ST_X_TYPE_MAX);
     a.charset = st_x_cstr(p->charset, ST_MIME_CHARSET_MAX);
     a.disposition = st_x_cstr(p->disposition, ST_X_TYPE_MAX);
@@ -194,7 +215,8 @@ st_xattach *st_x_entry_add(st_extract *x, st_xattach *a, size_t *index)
     }
     st_xattach *e = &f->attach[f->nattach];
     *e = *a;
-    e->file = x->files.open ? x->files.open(x->files.ctx) : NULL;
+    if (!e->file) /* one given (a preamble's) is taken */
+        e->file = x->files.open ? x->files.open(x->files.ctx) : NULL;
     *index = f->nattach++;
     return e;
 }
@@ -255,23 +277,51 @@ static void open_remove(st_extract *x, size_t i)
 
 /* ------------------------------------------------------------- events */
 
-void st_x_attach_begin(st_extract *x, const st_mime_part *p)
+size_t st_x_attach_begin(st_extract *x, const st_mime_part *p)
 {
     if (!st_x_entry_room(x))
-        return;
-    st_xattach a = describe(x, p);
+        return ST_X_NO_ENTRY;
+    st_xattach a = describe(x, p, st_x_filename(x, p));
     size_t index = x->f.nattach;
     if (open_push(x, p->id, index) != 0) {
         entry_strings_free(&a);
         st_x_anomaly(x, "too_many_open_attachments", NULL, 0, p->path);
-        return;
+        return ST_X_NO_ENTRY;
     }
     if (!st_x_entry_add(x, &a, &index)) {
         x->nopen--;
-        return;
+        return ST_X_NO_ENTRY;
     }
     if (st_x_tnef_wanted(p))
         st_x_tnef_begin(x, p);
+    return index;
+}
+
+static st_xstr dup(const st_xstr *s)
+{
+    return s->s ? st_x_text(s->s, s->n, s->n) : *s;
+}
+
+size_t st_x_attach_preamble(st_extract *x, const st_mime_part *p, const st_xpart *e, void *file)
+{
+    if (!st_x_entry_room(x)) {
+        x->files.release(file);
+        return ST_X_NO_ENTRY;
+    }
+    st_xattach a = describe(x, p, dup(&e->filename));
+    size_t index;
+    st_x_str_free(&a.mime_path);
+    a.mime_path = dup(&e->mime_path);
+    a.file = file;
+    a.size = p->decoded_size;
+    a.missing = p->missing;
+    st_xattach *n = st_x_entry_add(x, &a, &index);
+    if (!n) {
+        x->files.release(file);
+        return ST_X_NO_ENTRY;
+    }
+    st_x_entry_close(x, n);
+    return index;
 }
 
 void st_x_attach_data(st_extract *x, const st_mime_part *p, const uint8_t *d, size_t n)

@@ -1,8 +1,9 @@
 /*
  * extract.c - one message, streamed: the MIME parser's events are routed to
  * the top-level headers (headers.c), the two bodies (body.c), the
- * attachments (attach.c) and the files inside them (tnef.c, uu.c); the
- * anomalies of all of them are kept here, in order.
+ * attachments (attach.c) and the files inside them (tnef.c, uu.c), the
+ * parts list (parts.c) and the preambles (preamble.c); the anomalies of
+ * all of them are kept here, in order.
  *
  * How it fails: never. Anomalies (the parser's and ours) are capped at
  * ST_X_MAX_ANOMALIES entries and the rest counted, so that a consumer can
@@ -122,6 +123,22 @@ static void anomalies_free(st_xfacts *f)
 
 /* -------------------------------------------------------------- events */
 
+/* An entity begins: the preamble of its multipart is settled first (an
+ * entry it becomes goes before this one's), then its parts entry, then
+ * what it is: a container, a body, or an attachment. */
+static void part_begin(st_extract *x, const st_mime_part *p)
+{
+    st_x_pre_child(x, p);
+    st_x_part_begin(x, p);
+    if (p->kind == ST_MIME_MULTIPART)
+        st_x_pre_begin(x, p);
+    else if (st_x_body_claim(x, p))
+        st_x_part_own(x, p);
+    else
+        st_x_part_attach(x, p, st_x_attach_begin(x, p));
+    st_x_uu_begin(x, p);
+}
+
 static void on_event(void *ctx, const st_mime_event *ev)
 {
     st_extract *x = ctx;
@@ -133,18 +150,24 @@ static void on_event(void *ctx, const st_mime_event *ev)
             st_x_headers_add(x, ev->name, ev->value, ev->value_len);
         break;
     case ST_MIME_EV_PART_BEGIN:
-        if (p->kind != ST_MIME_MULTIPART && !st_x_body_claim(x, p))
-            st_x_attach_begin(x, p);
-        st_x_uu_begin(x, p);
+        part_begin(x, p);
         break;
     case ST_MIME_EV_DATA:
+        if (p->kind == ST_MIME_MULTIPART) {
+            st_x_pre_data(x, p, ev->data, ev->len);
+            break;
+        }
+        st_x_part_data(x, p, ev->data, ev->len);
         if (!st_x_body_data(x, p, ev->data, ev->len))
             st_x_attach_data(x, p, ev->data, ev->len);
         st_x_uu_data(x, p, ev->data, ev->len);
         break;
     case ST_MIME_EV_PART_END:
-        if (p->kind != ST_MIME_MULTIPART && !st_x_body_end(x, p))
+        if (p->kind == ST_MIME_MULTIPART)
+            st_x_pre_end(x, p);
+        else if (!st_x_body_end(x, p))
             st_x_attach_end(x, p);
+        st_x_part_end(x, p);
         st_x_uu_end(x, p);
         break;
     case ST_MIME_EV_ANOMALY:
@@ -177,6 +200,11 @@ void st_extract_on_body(st_extract *x, st_extract_body_fn fn, void *ctx)
 {
     x->on_body = fn;
     x->on_body_ctx = ctx;
+}
+
+void st_extract_on_plain(st_extract *x, void *(*open_plain)(void *ctx))
+{
+    x->open_plain = open_plain;
 }
 
 void st_extract_feed(st_extract *x, const uint8_t *data, size_t len)
@@ -215,7 +243,8 @@ const st_xfacts *st_extract_facts(const st_extract *x)
 size_t st_extract_memory(const st_extract *x)
 {
     return sizeof *x + st_mime_memory(x->mime) + st_x_headers_memory(x) + st_x_body_memory(x) +
-           x->opencap * sizeof *x->open;
+           x->opencap * sizeof *x->open + x->popencap * sizeof *x->popen +
+           x->f.parts_cap * sizeof *x->f.parts;
 }
 
 void st_extract_free(st_extract *x)
@@ -224,6 +253,8 @@ void st_extract_free(st_extract *x)
         return;
     st_mime_free(x->mime);
     st_x_uu_free(x);
+    st_x_pre_free(x);
+    st_x_parts_free(x);
     st_x_attach_free(x);
     st_x_body_free(x);
     st_x_headers_free(x);

@@ -6,21 +6,26 @@
  *  - facts, plain C values read with st_extract_facts() once the message
  *    is over: the top-level headers (stoQ's object: repeats joined with
  *    "\n"), the structured fields (from, to, cc, subject, ..., received,
- *    path), body and body_html, one entry per attachment, anomalies;
- *  - file objects: every attachment, and every file found inside one
- *    (TNEF, uuencode), is opened, written and closed through the
- *    st_extract_files callbacks as its decoded bytes stream past. What
- *    happens to them (hashes, analyzers, the store) is not this layer's
- *    business; it keeps the handle in the attachment's entry.
+ *    path), body and body_html, one entry per attachment, one per MIME
+ *    entity (parts: bodies and containers too), anomalies;
+ *  - file objects: every attachment, every file found inside one (TNEF,
+ *    uuencode), and every body part (st_extract_on_plain) is opened,
+ *    written and closed through the st_extract_files callbacks as its
+ *    decoded bytes stream past; so is the preamble of a multipart, thrown
+ *    away (released unclosed) when a part opens in it. What happens to
+ *    them (hashes, analyzers, the store) is not this layer's business; it
+ *    keeps the handle in the attachment's (or the body part's) entry.
  * No JSON here: output/message_json.c turns the facts into the record.
  *
- * Entry points: st_extract_new, st_extract_feed, st_extract_gap,
- * st_extract_finish, st_extract_facts, st_extract_memory, st_extract_free.
+ * Entry points: st_extract_new, st_extract_on_body, st_extract_on_plain,
+ * st_extract_feed, st_extract_gap, st_extract_cut, st_extract_finish,
+ * st_extract_facts, st_extract_memory, st_extract_free.
  *
  * Limits (each hit is counted and said in the anomalies): header fields
  * kept (ST_X_HDR_NAMES names, ST_X_HDR_BYTES bytes), one decoded value
  * (header_value_max), addresses, Received lines and path IPs (1000 each),
  * bodies (body_max bytes of UTF-8), attachments listed (max_attachments),
+ * parts listed (2 x max_attachments + 2),
  * anomalies (ST_X_MAX_ANOMALIES), attachments open at once (the MIME
  * depth limit bounds it; ST_X_OPEN_MAX beyond that). Nothing grows with
  * the size of a message: bytes are never held whole.
@@ -104,6 +109,22 @@ typedef struct st_xattach {
     int complete;     /* and every byte of it was seen */
 } st_xattach;
 
+/* One MIME entity (docs/record.md "parts"). A leaf's decoded bytes are in
+ * a file object: its attachment's (attach is that entry's index) or its
+ * own (file: a body). A multipart is a container (no bytes), unless no
+ * part opened in it: its preamble, all of its body, is then an attachment. */
+#define ST_X_NO_ENTRY ((size_t)-1)
+typedef struct st_xpart {
+    st_xstr mime_path, content_type, charset, disposition, filename;
+    uint64_t size;    /* decoded bytes */
+    uint64_t missing; /* bytes lost in holes inside the entity */
+    int container;    /* a multipart with parts: no bytes of its own */
+    size_t attach;    /* the entity's entry in attach, ST_X_NO_ENTRY: none */
+    void *file;       /* its own file object (a body); NULL: none */
+    int closed;       /* the entity ended */
+    int complete;     /* and every byte of it was seen */
+} st_xpart;
+
 typedef struct st_xanomaly {
     st_xstr name, detail, mime_path; /* detail, mime_path may be absent */
 } st_xanomaly;
@@ -121,10 +142,12 @@ typedef struct st_xfacts {
     int omit_body;
     st_xattach *attach;
     size_t nattach, attach_cap;
+    st_xpart *parts; /* every MIME entity, in order */
+    size_t nparts, parts_cap;
     st_xanomaly *anomalies;
     size_t nanomalies, anomalies_cap;
     /* counted beyond the caps: said as summary anomalies */
-    uint64_t headers_dropped, attach_dropped, anomalies_dropped;
+    uint64_t headers_dropped, attach_dropped, anomalies_dropped, parts_dropped;
 } st_xfacts;
 
 typedef struct st_extract st_extract;
@@ -136,6 +159,11 @@ st_extract *st_extract_new(const st_extract_config *cfg, const st_extract_files 
  * omit_body keep of them (the IOC search reads the body this way). */
 typedef void (*st_extract_body_fn)(void *ctx, int which, const uint8_t *data, size_t len);
 void st_extract_on_body(st_extract *x, st_extract_body_fn fn, void *ctx);
+/* Where the bytes of a part that is no attachment (a body) go, for the
+ * parts list: a file object like the others (written, closed, released
+ * through st_extract_files, with its ctx) that no analyzer needs to see.
+ * Not set: files.open serves for those too. */
+void st_extract_on_plain(st_extract *x, void *(*open_plain)(void *ctx));
 void st_extract_feed(st_extract *x, const uint8_t *data, size_t len);
 void st_extract_gap(st_extract *x, uint64_t len);
 /* The message's end was not seen (the session or the capture ended in

@@ -1,12 +1,15 @@
 /*
  * extract_int.h - what the files of extract/ share: the st_extract state
  * and the entry points of its parts (headers, bodies, attachments, the
- * files inside attachments). Not an API: only extract/ includes it.
+ * files inside attachments, the parts list, preambles). Not an API: only
+ * extract/ includes it.
  *
  * Every list here has a cap, so the state of one message is bounded by the
  * configuration whatever the message: headers by ST_X_HDR_BYTES, bodies by
- * body_max, attachments by max_attachments entries plus one open entry per
- * open part (at most max_depth + 1 are open at once). Buffers are sized to
+ * body_max, attachments by max_attachments entries and parts by
+ * ST_X_PARTS_MAX, plus one open entry per open part in each (at most
+ * max_depth + 1 are open at once), and one preamble's file object at a
+ * time. Buffers are sized to
  * what the message needs, not to the caps (thousands of messages may be
  * open at once): the decoding scratch and the body blocks grow on demand
  * and shrink back when the value or the part is done.
@@ -16,19 +19,20 @@
 
 #include "extract/extract.h"
 
-#define ST_X_MAX_ANOMALIES ST_X_ANOMALIES_MAX
-#define ST_X_HDR_NAMES     200          /* distinct header names kept */
-#define ST_X_HDR_BYTES     (256 * 1024) /* names + values of the headers object */
-#define ST_X_MAX_ADDRS     1000         /* entries of to, of cc */
-#define ST_X_MAX_RECEIVED  1000
-#define ST_X_MAX_PATH      1000
-#define ST_X_OPEN_MAX      256 /* attachments open at once; the parser's depth limit is lower */
-#define ST_X_BODY_BLOCK    4096
-#define ST_X_DETAIL_MAX    1024                         /* bytes of an anomaly detail */
-#define ST_X_PATH_MAX      32768                        /* bytes of a mime_path kept */
-#define ST_X_TYPE_MAX      256                          /* bytes of a content type, disposition */
-#define ST_X_FNAME_BUF     (4 * ST_MIME_PARAM_MAX + 16) /* most a file name step writes */
-#define ST_X_SCRATCH_MIN   256                          /* decoding scratch kept between values */
+#define ST_X_MAX_ANOMALIES  ST_X_ANOMALIES_MAX
+#define ST_X_HDR_NAMES      200          /* distinct header names kept */
+#define ST_X_HDR_BYTES      (256 * 1024) /* names + values of the headers object */
+#define ST_X_MAX_ADDRS      1000         /* entries of to, of cc */
+#define ST_X_MAX_RECEIVED   1000
+#define ST_X_MAX_PATH       1000
+#define ST_X_OPEN_MAX       256 /* attachments open at once; the parser's depth limit is lower */
+#define ST_X_PARTS_MAX(att) (2 * (att) + 2) /* parts entries, for max_attachments att */
+#define ST_X_BODY_BLOCK     4096
+#define ST_X_DETAIL_MAX     1024                         /* bytes of an anomaly detail */
+#define ST_X_PATH_MAX       32768                        /* bytes of a mime_path kept */
+#define ST_X_TYPE_MAX       256                          /* bytes of a content type, disposition */
+#define ST_X_FNAME_BUF      (4 * ST_MIME_PARAM_MAX + 16) /* most a file name step writes */
+#define ST_X_SCRATCH_MIN    256                          /* decoding scratch kept between values */
 
 typedef struct st_x_headers {
     size_t cap;
@@ -63,10 +67,25 @@ typedef struct st_x_open {
     size_t entry;
 } st_x_open;
 
+/* An entity whose part is open, by part id: its index in facts.parts. */
+typedef struct st_x_popen {
+    unsigned part_id;
+    st_mime_kind kind;
+    size_t entry;
+} st_x_popen;
+
+/* The multipart in its preamble, kept in a file object until a part
+ * opens in it (the preamble goes) or it ends without one (it is kept). */
+typedef struct st_x_pre {
+    const st_mime_part *mp; /* NULL: none; valid until its PART_END */
+    void *file;
+} st_x_pre;
+
 struct st_extract {
     st_extract_config cfg;
     st_extract_files files;
-    st_extract_body_fn on_body; /* st_extract_on_body; NULL: none */
+    st_extract_body_fn on_body;     /* st_extract_on_body; NULL: none */
+    void *(*open_plain)(void *ctx); /* st_extract_on_plain; NULL: files.open */
     void *on_body_ctx;
     st_mime *mime;
     int finished;
@@ -79,6 +98,10 @@ struct st_extract {
 
     st_x_open *open; /* stack of open attachments, innermost last */
     size_t nopen, opencap;
+
+    st_x_popen *popen; /* stack of open entities listed in parts, innermost last */
+    size_t npopen, popencap;
+    st_x_pre pre;
 
     struct st_x_tnef *tnef; /* the winmail.dat part being unpacked, if any */
     struct st_x_uu *uu;     /* the text part being searched for uuencoded files */
@@ -116,7 +139,8 @@ void st_x_body_free(st_extract *x);
 size_t st_x_body_memory(const st_extract *x);
 
 /* attach.c */
-void st_x_attach_begin(st_extract *x, const st_mime_part *p);
+/* Entry index of p's attachment entry, ST_X_NO_ENTRY when not listed. */
+size_t st_x_attach_begin(st_extract *x, const st_mime_part *p);
 void st_x_attach_data(st_extract *x, const st_mime_part *p, const uint8_t *d, size_t n);
 void st_x_attach_end(st_extract *x, const st_mime_part *p);
 void st_x_attach_free(st_extract *x);
@@ -129,6 +153,32 @@ st_xattach *st_x_entry_add(st_extract *x, st_xattach *a, size_t *index);
 void st_x_entry_write(st_extract *x, st_xattach *a, const uint8_t *d, size_t n);
 /* All bytes seen: the file object is closed (one not kept: store_error). */
 void st_x_entry_close(st_extract *x, st_xattach *a);
+/* The file name of p (Content-Disposition filename, else Content-Type
+ * name, decoded and cleaned; anomalies suspicious_filename and
+ * filename_mismatch); absent when none. */
+st_xstr st_x_filename(st_extract *x, const st_mime_part *p);
+/* An entry for a multipart whose preamble is all it holds (its strings
+ * from its parts entry, file: the preamble's object, taken). */
+size_t st_x_attach_preamble(st_extract *x, const st_mime_part *p, const st_xpart *e, void *file);
+
+/* parts.c: the parts list; pre.c: the preamble of a multipart. */
+void st_x_part_begin(st_extract *x, const st_mime_part *p);
+void st_x_part_attach(st_extract *x, const st_mime_part *p, size_t attach);
+void st_x_part_own(st_extract *x, const st_mime_part *p);
+void st_x_part_data(st_extract *x, const st_mime_part *p, const uint8_t *d, size_t n);
+void st_x_part_end(st_extract *x, const st_mime_part *p);
+/* p's parts entry while its part is open; NULL: not listed. */
+st_xpart *st_x_part_of(st_extract *x, unsigned part_id);
+/* A multipart p that holds no part is one leaf: the path a leaf has
+ * there ("1" for the message's root, "P.1" for an attached message's,
+ * its own for a part of a multipart) replaces its parts entry's. */
+void st_x_part_as_leaf(st_extract *x, const st_mime_part *p, st_xpart *e);
+void st_x_parts_free(st_extract *x);
+void st_x_pre_begin(st_extract *x, const st_mime_part *p);
+void st_x_pre_child(st_extract *x, const st_mime_part *child);
+void st_x_pre_data(st_extract *x, const st_mime_part *p, const uint8_t *d, size_t n);
+void st_x_pre_end(st_extract *x, const st_mime_part *p);
+void st_x_pre_free(st_extract *x);
 
 /* inner.c: entries for files inside another part's bytes. */
 int st_x_inner_begin(st_extract *x, st_x_inner *in, const char *path);

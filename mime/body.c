@@ -4,10 +4,12 @@
  * of a message/... part also goes on to the nested level.
  *
  * Entry points (mime_int.h): st_mime_deliver (body bytes of level k, from
- * scan.c or level.c: they go to the innermost entity; in a multipart's
- * preamble, between children or in its epilogue they are nobody's and are
- * dropped), st_mime_decoder_init (describe.c, once the encoding is known),
- * st_mime_decoder_finish and st_mime_decoder_report (part.c, at the end of
+ * scan.c or level.c: they go to the innermost entity; a multipart's
+ * preamble is its own DATA, undecoded; between children or in its
+ * epilogue they are nobody's and are dropped), st_mime_sniff_end (the
+ * first bytes of a base64 message part, held to tell whether it is base64
+ * at all, go on), st_mime_decoder_init (describe.c, once the encoding is
+ * known), st_mime_decoder_finish and st_mime_decoder_report (part.c, at the end of
  * the part: the decoder's last bytes, then its complaints, once per part),
  * st_mime_decoder_gap (level.c: lost bytes), st_mime_dbuf_shrink.
  *
@@ -27,10 +29,12 @@
  */
 #include "mime/mime_int.h"
 
+#include <string.h>
+
 #define DSLICE 4096 /* input bytes decoded per call */
 #define DBUF   (DSLICE + ST_QP_WS_MAX + 128)
 
-/* ------------------------------------------------------------ delivery */
+/* ------------------------------------------------------------ output */
 
 /* Decoded bytes of f: a DATA event, and the nested level of a message part. */
 static void data_out(st_mime *p, unsigned k, struct frame *f, const uint8_t *d, size_t n)
@@ -73,13 +77,71 @@ static size_t dslice(st_mime *p, struct level *L, st_mime_enc e, size_t n)
     return fit < s ? fit : s;
 }
 
-/* Body bytes of level k go to its innermost entity; a multipart there is
- * in its preamble or between children: those bytes are nobody's. */
+/* ------------------------------------------------------------ sniffing */
+
+/* Could s[n] start a base64 body? Only the alphabet, '=' and blanks. */
+static int looks_base64(const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '=' || c == ' ' || c == '\t' || c == '\r' || c == '\n'))
+            return 0;
+    }
+    return 1;
+}
+
+/* What f's first raw bytes told is settled: a base64 message part whose
+ * body is no base64 (a message sent as it is under a base64 label) would
+ * decode to garbage that hides the message the raw bytes show, so it is
+ * passed on as it is (as Python's email package parses it); then the bytes
+ * held go on. */
+void st_mime_sniff_end(st_mime *p, unsigned k, struct frame *f)
+{
+    if (!f->sniffing)
+        return;
+    f->sniffing = 0;
+    if (!looks_base64(f->sniff, f->nsniff)) {
+        f->pub.encoding = ST_MIME_ENC_7BIT;
+        f->pub.flags |= ST_MIME_PF_RAW_MESSAGE;
+        st_mime_anomaly(p, f, "message_not_base64", st_mime_excerpt(p, f->sniff, f->nsniff));
+    }
+    st_mime_deliver(p, k, f->sniff, f->nsniff);
+}
+
+/* Raw bytes held while f's encoding is being sniffed: what is used. */
+static size_t sniff_take(st_mime *p, unsigned k, struct frame *f, const uint8_t *d, size_t n)
+{
+    size_t room = SNIFF_MAX - f->nsniff, take = n < room ? n : room;
+    memcpy(f->sniff + f->nsniff, d, take);
+    f->nsniff = (uint8_t)(f->nsniff + take);
+    if (f->nsniff == SNIFF_MAX)
+        st_mime_sniff_end(p, k, f);
+    return take;
+}
+
+/* ------------------------------------------------------------ delivery */
+
+/* Body bytes of level k go to its innermost entity. A multipart there is
+ * in its preamble (DATA of its own: all of its body when no part follows),
+ * between children or in its epilogue: those bytes are nobody's. */
 void st_mime_deliver(st_mime *p, unsigned k, const uint8_t *d, size_t n)
 {
     struct frame *f = st_mime_ltop(p, k);
-    if (!n || !f || f->pub.kind == ST_MIME_MULTIPART)
+    if (!n || !f)
         return;
+    if (f->pub.kind == ST_MIME_MULTIPART) {
+        if (!f->nchild && !f->closed)
+            data_out(p, k, f, d, n);
+        return;
+    }
+    if (f->sniffing) {
+        size_t used = sniff_take(p, k, f, d, n);
+        d += used;
+        n -= used;
+        if (!n)
+            return;
+    }
     if (st_mime_identity(f->pub.encoding)) {
         data_out(p, k, f, d, n);
         return;
@@ -116,6 +178,7 @@ void st_mime_decoder_init(st_mime *p, struct frame *f)
         if ((f->uu = st_mime_mem_resize(p, NULL, 0, sizeof *f->uu)))
             st_uu_init(f->uu);
     }
+    f->sniffing = o->kind == ST_MIME_MESSAGE && o->encoding == ST_MIME_ENC_BASE64;
     if ((o->encoding == ST_MIME_ENC_QP && !f->qp) ||
         (o->encoding == ST_MIME_ENC_UUENCODE && !f->uu)) {
         st_mime_anomaly(p, f, "out_of_memory", "encoded body passed raw");
@@ -126,6 +189,7 @@ void st_mime_decoder_init(st_mime *p, struct frame *f)
 /* f's body is over: what its decoder still holds goes out. */
 void st_mime_decoder_finish(st_mime *p, unsigned k, struct frame *f)
 {
+    st_mime_sniff_end(p, k, f);
     uint8_t *out = p->lv[k]->dbuf;
     size_t o = 0;
     if (f->pub.encoding == ST_MIME_ENC_BASE64)

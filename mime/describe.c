@@ -6,8 +6,11 @@
  * Entry points (mime_int.h): st_mime_interpret (headers.c, for every
  * complete field: Content-Type, -Transfer-Encoding, -Disposition, -ID,
  * -Description; the first of each wins, later Type, Transfer-Encoding and
- * Disposition fields are anomalies), st_mime_describe (headers.c, at the
- * end of the block: fills st_mime_part and starts the part's decoder).
+ * Disposition fields are anomalies, but the boundary of a later multipart
+ * Content-Type, like the other value of a repeated boundary=, delimits
+ * parts too), st_mime_describe (headers.c, at the end of the block: fills
+ * st_mime_part and starts the part's decoder; says boundary_reused and
+ * encoded_message).
  *
  * Values are parsed by params.c into stack buffers and kept among the
  * frame's strings (part.c); the pointers of st_mime_part are set once no
@@ -98,8 +101,22 @@ static void get_fparam(st_mime *p, struct frame *f, const uint8_t *v, size_t n, 
     st_mime_mem_resize(p, big, big ? ST_MIME_PARAM_MAX + 1 : 0, 0);
 }
 
+/* A second boundary of f (another value of a repeated boundary=, or the
+ * boundary of a repeated multipart Content-Type): lines of either delimit
+ * its parts, so that neither reading of the header hides a part. One is
+ * kept; it must differ from the first. */
+static void keep_boundary2(st_mime *p, struct frame *f, const uint8_t *b, size_t n)
+{
+    if (f->blen2 || n == 0 || n > BOUNDARY_CAP || !f->has_boundary ||
+        (n == f->blen && !memcmp(b, st_mime_fstr(f, f->o_boundary), n)))
+        return;
+    f->o_boundary2 = st_mime_fstr_add(p, f, b, n);
+    if (f->o_boundary2 != NONE)
+        f->blen2 = n;
+}
+
 /* boundary=: kept when 1..BOUNDARY_CAP bytes; longer, the multipart will
- * be a leaf (boundary_too_long). */
+ * be a leaf (boundary_too_long). Given twice, both are kept. */
 static void parse_boundary(st_mime *p, struct frame *f, const uint8_t *v, size_t n, size_t at)
 {
     uint8_t b[BOUNDARY_CAP + 2];
@@ -115,6 +132,24 @@ static void parse_boundary(st_mime *p, struct frame *f, const uint8_t *v, size_t
         f->blen = pv.len;
         f->has_boundary = f->o_boundary != NONE;
     }
+    if ((pv.flags & ST_MIME_PARAM_DUPLICATE) && st_mime_param_last(v, n, at, "boundary", &pv))
+        keep_boundary2(p, f, b, pv.len);
+}
+
+/* A repeated Content-Type: the first one describes the part, but the
+ * boundary of a multipart one still delimits parts. */
+static void dup_ctype(st_mime *p, struct frame *f, const uint8_t *v, size_t n)
+{
+    size_t at;
+    char ct[CTYPE_CAP];
+    uint8_t b[BOUNDARY_CAP + 2];
+    st_mime_pval pv;
+    st_mime_anomaly(p, f, "duplicate_content_type", st_mime_excerpt(p, v, n));
+    if (st_mime_ctype_parse(v, n, ct, sizeof ct, &at) < 0 || strncmp(ct, "multipart/", 10) != 0)
+        return;
+    init_pval(&pv, b, sizeof b);
+    if (st_mime_param_get(v, n, at, "boundary", &pv))
+        keep_boundary2(p, f, b, pv.len);
 }
 
 /* ------------------------------------------------------------ fields */
@@ -183,7 +218,7 @@ void st_mime_interpret(st_mime *p, struct frame *f, const char *name, const uint
     name += 8;
     if (!strcmp(name, "type")) {
         if (f->seen_ct++)
-            st_mime_anomaly(p, f, "duplicate_content_type", st_mime_excerpt(p, v, n));
+            dup_ctype(p, f, v, n);
         else
             parse_ctype(p, f, v, n);
     } else if (!strcmp(name, "transfer-encoding")) {
@@ -278,6 +313,44 @@ static st_mime_kind kind_of(st_mime *p, unsigned k, struct frame *f, const char 
     return ST_MIME_MESSAGE;
 }
 
+/* Does boundary b[n] delimit an enclosing multipart of the same level? */
+static int enclosing_uses(const st_mime *p, const struct frame *f, const char *b, size_t n)
+{
+    for (unsigned i = p->lv[f->level]->base; i < f->pub.depth; i++) {
+        const struct frame *e = p->fr[i];
+        if (e->pub.kind == ST_MIME_MULTIPART &&
+            ((e->blen == n && !memcmp(st_mime_fstr(e, e->o_boundary), b, n)) ||
+             (e->blen2 == n && !memcmp(st_mime_fstr(e, e->o_boundary2), b, n))))
+            return 1;
+    }
+    return 0;
+}
+
+/* A multipart whose boundary an enclosing one uses already (RFC 2046
+ * 5.1.2 forbids it): lines are matched innermost first, so its delimiter
+ * lines are its own until its close delimiter, then the enclosing one's. */
+static void check_reuse(st_mime *p, struct frame *f)
+{
+    const char *b = st_mime_fstr(f, f->o_boundary);
+    const char *b2 = st_mime_fstr(f, f->o_boundary2);
+    if (enclosing_uses(p, f, b, f->blen))
+        st_mime_anomaly(p, f, "boundary_reused", b);
+    else if (f->blen2 && enclosing_uses(p, f, b2, f->blen2))
+        st_mime_anomaly(p, f, "boundary_reused", b2);
+}
+
+/* RFC 2046 5.2.1: message/rfc822 is 7bit, 8bit or binary, never encoded
+ * (RFC 6532 3.5 allows base64 and quoted-printable for message/global).
+ * Encoding one hides its parts from a scanner that does not decode it:
+ * it is decoded and parsed all the same, and said. */
+static void check_encoded_message(st_mime *p, struct frame *f, const char *ct)
+{
+    st_mime_enc e = f->pub.encoding;
+    if (e == ST_MIME_ENC_UUENCODE ||
+        (!strcmp(ct, "message/rfc822") && (e == ST_MIME_ENC_BASE64 || e == ST_MIME_ENC_QP)))
+        st_mime_anomaly(p, f, "encoded_message", st_mime_fstr(f, f->o_cte));
+}
+
 /* The path of a level's root entity (mime.h "Part paths"). */
 static void set_root_path(st_mime *p, struct frame *f, const struct frame *parent, int multipart)
 {
@@ -334,6 +407,9 @@ void st_mime_describe(st_mime *p, unsigned k, struct frame *f)
             st_mime_anomaly(p, f, "encoded_multipart", st_mime_fstr(f, f->o_cte));
             o->encoding = ST_MIME_ENC_7BIT;
         }
+        check_reuse(p, f);
+    } else if (o->kind == ST_MIME_MESSAGE) {
+        check_encoded_message(p, f, ct);
     }
     if (p->lv[k]->base == o->depth)
         set_root_path(p, f, o->depth ? p->fr[o->depth - 1] : NULL, o->kind == ST_MIME_MULTIPART);

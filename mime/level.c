@@ -149,6 +149,7 @@ void st_mime_level_gap(st_mime *p, unsigned k, uint64_t n)
         L->bol = 0;
         struct frame *f = st_mime_ltop(p, k);
         if (f && f->pub.kind != ST_MIME_MULTIPART) {
+            st_mime_sniff_end(p, k, f);
             uint64_t inner = st_mime_decoder_gap(f, n);
             if (f->pub.kind == ST_MIME_MESSAGE && k + 1 < p->nlv)
                 st_mime_level_gap(p, k + 1, inner);

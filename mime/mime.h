@@ -42,7 +42,9 @@
  *               header block ends (so that the part is fully described)
  *   PART_BEGIN  the part's description (content type, parameters, path...)
  *   DATA*       transfer-decoded body bytes, in chunks (leaf and message/...
- *               parts; never for multipart containers)
+ *               parts); for a multipart, its preamble (the bytes before its
+ *               first delimiter line: all of its body when no part opens in
+ *               it, see "What is and is not a part")
  *   ...         children of a container (multipart or message/...), in order
  *   PART_END    sizes and flags
  * ANOMALY events may come at any point, attached to the part in progress.
@@ -61,17 +63,32 @@
  * line ends the block and the part (anomaly boundary_in_headers).
  *
  * ---- What is and is not a part ----
- * The preamble and the epilogue of a multipart are not parts and produce no
+ * The preamble and the epilogue of a multipart are not parts. The preamble
+ * is the multipart's own DATA, so that a multipart in which no part opens
+ * keeps its body: at its PART_END, flag ST_MIME_PF_NO_PARTS, anomaly
+ * "boundary_not_found" (no delimiter line at all) or
+ * "multipart_without_parts" (a close delimiter first). The epilogue gives no
  * DATA. The CRLF (or LF) before a boundary line belongs to the boundary
  * (RFC 2046 5.1.1): "hello\r\n--b" gives the body "hello". A boundary line is
  * "--" boundary ["--"] followed only by spaces/tabs (transport padding) and
  * the line end; "--abc" never matches boundary "abcd" nor "--abcd" boundary
  * "abc". Lines are checked against the open multiparts of the same message
- * level, innermost first; a boundary of an outer multipart ends the inner ones
+ * level, innermost first (a nested multipart that declares an enclosing
+ * one's boundary owns its lines until its close delimiter: anomaly
+ * "boundary_reused"); a boundary of an outer multipart ends the inner ones
  * (anomaly "outer_boundary_closes_inner", flag ST_MIME_PF_NO_FINAL_BOUNDARY).
- * At the end of the message every open part ends (anomaly
- * "missing_final_boundary" for each multipart without its close delimiter);
- * the line end at the very end of the message is kept in the last part.
+ * A multipart whose boundary= is given twice (or whose repeated Content-Type
+ * is a multipart with another boundary) is delimited by either boundary;
+ * st_mime_part.boundary is the first.
+ * A close delimiter ends a multipart's parts but not the multipart: it stays
+ * open through its epilogue, until a line of an enclosing multipart or the
+ * end of its level ends it (its raw_size still ends at the close delimiter),
+ * and a delimiter line of its own there opens one more part, numbered on
+ * (anomaly "part_after_final_boundary"): RFC 2046 calls that epilogue, a
+ * lenient reader shows it. At the end of the message every open part ends
+ * (anomaly "missing_final_boundary" for each multipart without its close
+ * delimiter); the line end at the very end of the message is kept in the
+ * last part.
  *
  * ---- message/rfc822 and message/global ----
  * Such a part (an attached e-mail) is a container AND gets DATA: its DATA is
@@ -81,6 +98,13 @@
  * base64 or quoted-printable message part is decoded first, then parsed.
  * Boundaries of the enclosing multiparts are looked for in the undecoded
  * bytes, never in the embedded message (which has its own boundary stack).
+ * A message/rfc822 part with any encoding (RFC 2046 5.2.1 forbids it; RFC
+ * 6532 allows base64 and quoted-printable for message/global) is anomaly
+ * "encoded_message". A base64 one whose first SNIFF_MAX (64) body bytes
+ * hold anything but the alphabet, '=' and blanks is a message sent as it is
+ * under a base64 label: passed on and parsed raw (anomaly
+ * "message_not_base64", flag ST_MIME_PF_RAW_MESSAGE, encoding 7bit), since
+ * decoding it would hide the parts its raw bytes show.
  * Other message/ subtypes (partial, external-body, delivery-status,
  * rfc822-headers...) are leaf parts. In multipart/digest the default type of a
  * child is message/rfc822.
@@ -127,7 +151,9 @@
  * malformed_content_disposition, malformed_content_transfer_encoding,
  * multipart_without_boundary, boundary_too_long, depth_exceeded,
  * message_depth_exceeded, too_many_parts, boundary_in_headers,
- * outer_boundary_closes_inner, missing_final_boundary,
+ * outer_boundary_closes_inner, missing_final_boundary, boundary_not_found,
+ * multipart_without_parts, part_after_final_boundary, boundary_reused,
+ * encoded_message, message_not_base64,
  * unknown_transfer_encoding, encoded_multipart, duplicate_parameter,
  * rfc2231_missing_section, rfc2231_malformed, attribute_truncated,
  * out_of_memory, and the decoder ones above.
@@ -234,6 +260,12 @@ typedef struct st_mime_param {
 #define ST_MIME_PF_NO_HEADER_END     0x0080u /* header block not ended by an empty line */
 #define ST_MIME_PF_DECODE_ERRORS     0x0100u /* the transfer decoder met bad input */
 #define ST_MIME_PF_BAD_BOUNDARY      0x0200u /* multipart without usable boundary: leaf */
+#define ST_MIME_PF_NO_PARTS                                                                        \
+    0x0400u /* multipart that ended without a part: its DATA                                       \
+               (the preamble) is all of its body */
+#define ST_MIME_PF_RAW_MESSAGE                                                                     \
+    0x0800u /* base64 message part whose body is no base64:                                        \
+               passed on and parsed as it is */
 
 typedef struct st_mime_part {
     unsigned id;        /* 0 for the root, then 1, 2... in order of appearance */
@@ -355,6 +387,12 @@ typedef struct st_mime_pval {
  */
 int st_mime_param_get(const uint8_t *v, size_t len, size_t from, const char *attr,
                       st_mime_pval *pv);
+
+/* The last plain attr= of the list (RFC 2231 forms are not looked at):
+ * where a parameter is given twice, the value st_mime_param_get does not
+ * take. Returns 1 when present (pv filled, flags PRESENT only), 0 when not. */
+int st_mime_param_last(const uint8_t *v, size_t len, size_t from, const char *attr,
+                       st_mime_pval *pv);
 
 /* Boundary line check: line[len] without its LF (a CR may end it). Returns
  * ST_MIME_BD_NONE, ST_MIME_BD_DELIM ("--b") or ST_MIME_BD_CLOSE ("--b--"). */

@@ -66,22 +66,28 @@ struct fparam {
     unsigned flags; /* ST_MIME_PARAM_*; 0: absent */
 };
 
+#define SNIFF_MAX 64 /* first body bytes of a base64 message part looked at (body.c) */
+
 struct frame {
     st_mime_part pub;
     unsigned level;
     unsigned nchild;
-    size_t blen;
-    int digest;       /* multipart/digest: children default to message/rfc822 */
-    int digest_child; /* this entity is a child of a digest */
+    size_t blen, blen2; /* boundary, and a second one declared (0: none) */
+    int closed;         /* multipart: its close delimiter was seen (the epilogue follows) */
+    uint64_t close_off; /* where its body ended then */
+    int digest;         /* multipart/digest: children default to message/rfc822 */
+    int digest_child;   /* this entity is a child of a digest */
     int seen_ct, seen_cte, seen_cd, seen_cid, seen_desc;
     int ct_bad, has_charset, has_boundary, boundary_long;
     st_b64 b64;
+    uint8_t sniff[SNIFF_MAX]; /* base64 message part: its first raw bytes, until they tell */
+    uint8_t nsniff, sniffing;
     st_qp *qp; /* quoted-printable and uuencode states (large): only for such a part */
     st_uu *uu;
     /* the entity's strings, each NUL-terminated, in one buffer sized to need */
     char *s;
     size_t slen, scap;
-    uint32_t o_path, o_ctype, o_charset, o_boundary, o_disp, o_cte, o_cid, o_desc;
+    uint32_t o_path, o_ctype, o_charset, o_boundary, o_boundary2, o_disp, o_cte, o_cid, o_desc;
     struct fparam name, fname;
 };
 
@@ -221,6 +227,7 @@ void st_mime_deliver(st_mime *p, unsigned k, const uint8_t *d, size_t n);
 void st_mime_decoder_init(st_mime *p, struct frame *f);
 void st_mime_decoder_finish(st_mime *p, unsigned k, struct frame *f);
 void st_mime_decoder_report(st_mime *p, struct frame *f);
+void st_mime_sniff_end(st_mime *p, unsigned k, struct frame *f);
 uint64_t st_mime_decoder_gap(struct frame *f, uint64_t n);
 void st_mime_dbuf_shrink(st_mime *p, struct level *L);
 

@@ -115,6 +115,7 @@ typedef struct span {
 
 typedef struct found {
     span plain, single; /* attr=, attr*= */
+    span last;          /* the last plain attr= (a repeated one's other value) */
     span sec[MAX_SECTIONS];
     int nsec, dup, unterm, over;
 } found;
@@ -229,6 +230,10 @@ static int classify(const uint8_t *s, size_t a, size_t b, const char *attr, unsi
 static void record(found *f, int kind, unsigned idx, int ext, const span *v)
 {
     span *slot = kind == 1 ? &f->plain : kind == 2 ? &f->single : NULL;
+    if (kind == 1) {
+        f->last = *v;
+        f->last.present = 1;
+    }
     if (kind == 3) {
         if (idx >= MAX_SECTIONS) {
             f->over = 1; /* the value is cut there, and says so */
@@ -309,16 +314,21 @@ static void scan(const uint8_t *s, size_t len, size_t i, const char *attr, found
     }
 }
 
-int st_mime_param_get(const uint8_t *v, size_t len, size_t from, const char *attr, st_mime_pval *pv)
+static void pval_reset(st_mime_pval *pv)
 {
-    found local; /* ~32 KB of stack, once: this is never called recursively */
-    found *fp = &local;
-    memset(fp, 0, sizeof *fp);
     pv->len = 0;
     pv->flags = 0;
     pv->charset[0] = pv->language[0] = 0;
     if (pv->cap)
         pv->buf[0] = 0;
+}
+
+int st_mime_param_get(const uint8_t *v, size_t len, size_t from, const char *attr, st_mime_pval *pv)
+{
+    found local; /* ~32 KB of stack, once: this is never called recursively */
+    found *fp = &local;
+    memset(fp, 0, sizeof *fp);
+    pval_reset(pv);
     scan(v, len, from, attr, fp);
 
     if (fp->nsec > 0 || fp->single.present || fp->plain.present)
@@ -352,6 +362,22 @@ int st_mime_param_get(const uint8_t *v, size_t len, size_t from, const char *att
     } else {
         put_literal(pv, v, &fp->plain);
     }
+    if (pv->cap)
+        pv->buf[pv->len] = 0;
+    return 1;
+}
+
+int st_mime_param_last(const uint8_t *v, size_t len, size_t from, const char *attr,
+                       st_mime_pval *pv)
+{
+    found local; /* as st_mime_param_get */
+    memset(&local, 0, sizeof local);
+    pval_reset(pv);
+    scan(v, len, from, attr, &local);
+    if (!local.last.present)
+        return 0;
+    pv->flags |= ST_MIME_PARAM_PRESENT;
+    put_literal(pv, v, &local.last);
     if (pv->cap)
         pv->buf[pv->len] = 0;
     return 1;

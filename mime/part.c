@@ -179,7 +179,7 @@ struct frame *st_mime_push(st_mime *p, unsigned level, int parent_id, uint64_t o
         return NULL;
     struct frame *f = p->fr[p->nfr];
     memset(f, 0, sizeof *f);
-    f->o_path = f->o_ctype = f->o_charset = f->o_boundary = NONE;
+    f->o_path = f->o_ctype = f->o_charset = f->o_boundary = f->o_boundary2 = NONE;
     f->o_disp = f->o_cte = f->o_cid = f->o_desc = NONE;
     f->pub.id = p->next_id++;
     f->pub.parent_id = parent_id;
@@ -205,6 +205,25 @@ static void pop(st_mime *p)
 
 /* ------------------------------------------------------------ part end */
 
+/* A multipart ends: without its close delimiter, or without any part
+ * (then its preamble, which its DATA was, is all it holds). */
+static void multipart_end(st_mime *p, struct frame *f, int how)
+{
+    const char *b = st_mime_fstr(f, f->o_boundary);
+    if (!f->nchild)
+        f->pub.flags |= ST_MIME_PF_NO_PARTS;
+    if (f->closed)
+        return;
+    f->pub.flags |= ST_MIME_PF_NO_FINAL_BOUNDARY;
+    if (p->nosplit) /* too_many_parts said why */
+        return;
+    st_mime_anomaly(p, f,
+                    !f->nchild         ? "boundary_not_found"
+                    : how == END_OUTER ? "outer_boundary_closes_inner"
+                                       : "missing_final_boundary",
+                    b);
+}
+
 /* End the innermost entity of level k; its body ends at end_off (how:
  * END_NORMAL, END_OUTER for a multipart ended by an outer boundary, END_EOM
  * at the end of the stream). */
@@ -214,14 +233,9 @@ void st_mime_part_end(st_mime *p, unsigned k, int how, uint64_t end_off)
     struct frame *f = st_mime_ltop(p, k);
     if (f->pub.kind == ST_MIME_MULTIPART) {
         L->nbound--;
-        if (how != END_NORMAL) {
-            f->pub.flags |= ST_MIME_PF_NO_FINAL_BOUNDARY;
-            if (!p->nosplit)
-                st_mime_anomaly(p, f,
-                                how == END_OUTER ? "outer_boundary_closes_inner"
-                                                 : "missing_final_boundary",
-                                st_mime_fstr(f, f->o_boundary));
-        }
+        multipart_end(p, f, how);
+        if (f->closed)
+            end_off = f->close_off; /* the epilogue is not its body */
     } else {
         st_mime_decoder_finish(p, k, f);
         if (f->pub.kind == ST_MIME_MESSAGE && k + 1 < p->nlv)

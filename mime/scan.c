@@ -28,11 +28,17 @@
  * on unchecked (anomaly out_of_memory); for a child's frame, the child is
  * dropped (its bytes are the multipart's, i.e. nobody's).
  *
+ * Ambiguous structures (mime.h): a multipart has up to two boundaries
+ * (match_frame); multiparts past their close delimiter are matched after
+ * the open ones, so that a line of an enclosing multipart ends them and
+ * only a line of their own opens a part after the close
+ * (part_after_final_boundary).
+ *
  * Not handled: each level has its own boundaries. A line of an embedded
  * message (level k+1) is matched against its own multiparts only; those of
  * level k were looked for in the undecoded bytes of the message part. The
- * preamble and epilogue of a multipart are dropped, only scanned for the
- * boundaries of the multiparts open around them.
+ * epilogue of a multipart is dropped (body.c gives the preamble as the
+ * multipart's DATA), only scanned for boundary lines.
  */
 #include "mime/mime_int.h"
 
@@ -84,32 +90,68 @@ void st_mime_scan_reset(st_mime *p, struct level *L)
 
 /* ------------------------------------------------------------ boundaries */
 
-/* Is line[n] a boundary of an open multipart of level k (innermost first)? */
+/* Is line[n] a delimiter of multipart f (either of its boundaries)? */
+static int match_frame(const struct frame *f, const uint8_t *line, size_t n)
+{
+    int m =
+        st_mime_boundary_match(line, n, (const uint8_t *)st_mime_fstr(f, f->o_boundary), f->blen);
+    if (m == ST_MIME_BD_NONE && f->blen2)
+        m = st_mime_boundary_match(line, n, (const uint8_t *)st_mime_fstr(f, f->o_boundary2),
+                                   f->blen2);
+    return m;
+}
+
+/* The innermost multipart of level k that line[n] delimits, those still
+ * open first, then those past their close delimiter (a line of an open
+ * one ends a closed one inside it); -1 when none. */
+static int match_index(st_mime *p, unsigned k, const uint8_t *line, size_t n, int *m)
+{
+    struct level *L = p->lv[k];
+    for (int closed = 0; closed < 2; closed++) {
+        for (int i = st_mime_top_index(p, k); i >= (int)L->base; i--) {
+            struct frame *f = p->fr[i];
+            if (f->pub.kind != ST_MIME_MULTIPART || f->closed != closed)
+                continue;
+            if ((*m = match_frame(f, line, n)) != ST_MIME_BD_NONE)
+                return i;
+        }
+    }
+    return -1;
+}
+
+/* Is line[n] a boundary of an open multipart of level k? */
 int st_mime_match_line(st_mime *p, unsigned k, const uint8_t *line, size_t n, unsigned *fi)
 {
     struct level *L = p->lv[k];
+    int m = ST_MIME_BD_NONE;
     if (p->nosplit || !L->nbound || n < 3 || line[0] != '-' || line[1] != '-')
         return ST_MIME_BD_NONE;
-    for (int i = st_mime_top_index(p, k); i >= (int)L->base; i--) {
-        struct frame *f = p->fr[i];
-        if (f->pub.kind != ST_MIME_MULTIPART)
-            continue;
-        int m = st_mime_boundary_match(line, n, (const uint8_t *)st_mime_fstr(f, f->o_boundary),
-                                       f->blen);
-        if (m == ST_MIME_BD_NONE)
-            continue;
-        if (m == ST_MIME_BD_DELIM && p->nparts >= p->lim.max_parts) {
-            struct frame *t = st_mime_ltop(p, k);
-            p->nosplit = 1;
-            t->pub.flags |= ST_MIME_PF_PARTS_LIMIT;
-            st_mime_anomaly_n(p, t, "too_many_parts", "more than %llu; rest not split",
-                              p->lim.max_parts);
-            return ST_MIME_BD_NONE;
-        }
-        *fi = (unsigned)i;
-        return m;
+    int i = match_index(p, k, line, n, &m);
+    if (i < 0)
+        return ST_MIME_BD_NONE;
+    if (m == ST_MIME_BD_DELIM && p->nparts >= p->lim.max_parts) {
+        struct frame *t = st_mime_ltop(p, k);
+        p->nosplit = 1;
+        t->pub.flags |= ST_MIME_PF_PARTS_LIMIT;
+        st_mime_anomaly_n(p, t, "too_many_parts", "more than %llu; rest not split",
+                          p->lim.max_parts);
+        return ST_MIME_BD_NONE;
     }
-    return ST_MIME_BD_NONE;
+    *fi = (unsigned)i;
+    return m;
+}
+
+/* The close delimiter of mp: its parts are over, the epilogue follows.
+ * It stays open (so that a part after it is seen) until a line of an
+ * enclosing multipart or the end of the stream ends it. */
+static void close_multipart(st_mime *p, struct frame *mp, uint64_t end_off)
+{
+    if (mp->closed)
+        return;
+    mp->closed = 1;
+    mp->close_off = end_off;
+    if (!mp->nchild)
+        st_mime_anomaly(p, mp, "multipart_without_parts", st_mime_fstr(mp, mp->o_boundary));
 }
 
 /* A boundary line of frame fi: the body before it ends at end_off (its line
@@ -126,9 +168,11 @@ void st_mime_boundary_hit(st_mime *p, unsigned k, unsigned fi, int m, uint64_t e
     L->state = L_BODY;
     struct frame *mp = p->fr[fi];
     if (m == ST_MIME_BD_CLOSE) {
-        st_mime_part_end(p, k, END_NORMAL, end_off);
+        close_multipart(p, mp, end_off);
         return;
     }
+    if (mp->closed) /* RFC 2046: epilogue; a lenient reader shows it as a part */
+        st_mime_anomaly(p, mp, "part_after_final_boundary", st_mime_fstr(mp, mp->o_boundary));
     mp->nchild++;
     struct frame *c = st_mime_push(p, k, (int)mp->pub.id, next_off);
     if (!c) {

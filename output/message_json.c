@@ -4,9 +4,9 @@
  * Every string fact is valid UTF-8 already (extract/ made it so); it is
  * passed through st_json_stringn all the same, which leaves valid text as
  * it is, so that no input can make jansson refuse a value. The summary
- * anomalies (headers_capped, too_many_attachments, too_many_anomalies) are
- * added beyond the anomaly cap, so a cut list still says that and how
- * much was cut.
+ * anomalies (headers_capped, too_many_attachments, parts_capped,
+ * too_many_anomalies) are added beyond the anomaly cap, so a cut list
+ * still says that and how much was cut.
  */
 #include <stdio.h>
 
@@ -96,6 +96,34 @@ static json_t *attachment(const st_xattach *a, json_t *found)
     return e;
 }
 
+/* One entity of "parts": its bytes' digests (those the file layer made:
+ * sha256 always, the others when the hash analyzer runs; null when not
+ * made) and where they are, from its attachment's file object or its own. */
+static json_t *part(const st_xfacts *f, const st_xpart *p)
+{
+    json_t *e = json_object();
+    if (!e)
+        return NULL;
+    json_object_set_new(e, "mime_path", text(&p->mime_path));
+    json_object_set_new(e, "content_type", text(&p->content_type));
+    json_object_set_new(e, "charset", text(&p->charset));
+    json_object_set_new(e, "disposition", text(&p->disposition));
+    json_object_set_new(e, "filename", text(&p->filename));
+    const st_file *file = p->attach != ST_X_NO_ENTRY ? f->attach[p->attach].file : p->file;
+    int bytes = p->closed && !p->container;
+    json_object_set_new(e, "size", bytes ? json_integer((json_int_t)p->size) : json_null());
+    const st_file_result *r = bytes && file ? st_file_result_of(file) : NULL;
+    const char *names[] = {"md5", "sha1", "sha256", "sha512"};
+    const char *vals[] = {r ? r->digest.md5 : "", r ? r->digest.sha1 : "",
+                          r ? r->digest.sha256 : "", r ? r->digest.sha512 : ""};
+    for (size_t i = 0; i < 4; i++)
+        json_object_set_new(e, names[i], vals[i][0] ? json_string(vals[i]) : json_null());
+    json_object_set_new(e, "stored", r && r->stored ? json_string(r->path) : json_null());
+    json_object_set_new(e, "missing_bytes", json_integer((json_int_t)p->missing));
+    json_object_set_new(e, "complete", json_boolean(p->closed && p->complete));
+    return e;
+}
+
 static json_t *anomaly(const char *name, const st_xstr *detail, const st_xstr *path)
 {
     json_t *a = json_object();
@@ -136,6 +164,7 @@ static json_t *anomalies(const st_xfacts *f, json_t *found)
         json_array_append(list, json_array_get(found, i));
     summary(list, "headers_capped", f->headers_dropped);
     summary(list, "too_many_attachments", f->attach_dropped);
+    summary(list, "parts_capped", f->parts_dropped);
     summary(list, "too_many_anomalies", f->anomalies_dropped + (nfound - keep));
     return list;
 }
@@ -167,6 +196,10 @@ void st_message_json_more(const st_xfacts *f, const st_message_more *more, json_
     for (size_t i = 0; list && i < f->nattach; i++)
         json_array_append_new(list, attachment(&f->attach[i], found));
     json_object_set_new(obj, "attachments", list);
+    json_t *parts = json_array();
+    for (size_t i = 0; parts && i < f->nparts; i++)
+        json_array_append_new(parts, part(f, &f->parts[i]));
+    json_object_set_new(obj, "parts", parts);
     if (more && more->eml)
         st_file_report_analyzers(more->eml, obj, found);
     if (more && more->iocs)

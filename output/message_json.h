@@ -15,8 +15,8 @@
 #include "analyze/ioc.h"
 #include "extract/extract.h"
 
-/* Adds headers ... attachments, anomalies to obj. Each attachment's file
- * (if any) is an st_file of analyze/file.h, closed. */
+/* Adds headers ... attachments, parts, anomalies to obj. Each file of an
+ * attachment or a part (if any) is an st_file of analyze/file.h, closed. */
 void st_message_json(const st_xfacts *f, json_t *obj);
 
 /* What is known of the message beyond its facts. */

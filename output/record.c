@@ -167,6 +167,7 @@ st_record *st_record_new(const st_record_limits *lim, const st_endpoint *client,
                                   "auth",  "starttls", "tunnel"};
     for (size_t i = 0; i < sizeof later / sizeof *later; i++)
         json_object_set_new(r->root, later[i], json_null());
+    json_object_set_new(r->root, "midstream", json_false());
     json_object_set(r->root, "transactions", r->txs);
     json_object_set(r->root, "anomalies", r->anomalies);
     return r;
@@ -239,6 +240,12 @@ void st_record_anomaly(st_record *r, const char *name, const char *detail)
     json_object_set_new(a, "name", st_json_string(name, 64));
     json_object_set_new(a, "detail", st_json_string(detail, r->lim.max_string));
     json_array_append_new(r->anomalies, a);
+}
+
+void st_record_midstream(st_record *r)
+{
+    if (thaw(r))
+        json_object_set_new(r->root, "midstream", json_true());
 }
 
 void st_record_note(st_record *r, const char *key, const char *value)

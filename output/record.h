@@ -8,6 +8,7 @@
  *
  * Entry points: st_record_new or st_record_new_file; st_record_smtp for
  * every event, st_record_set_message, st_record_anomaly, st_record_note,
+ * st_record_midstream,
  * st_record_idle; st_record_finish or st_record_finish_file for the line
  * of JSON; st_record_free. Helpers for the message record:
  * st_record_message_json, st_json_string(n), st_format_time,
@@ -68,6 +69,9 @@ json_t *st_record_message_json(const st_file_result *r, uint64_t missing, int co
 
 /* The session went quiet: pack what waits for its end. */
 void st_record_idle(st_record *r);
+
+/* The stream was picked up mid-way, its handshake not seen: "midstream": true. */
+void st_record_midstream(st_record *r);
 
 /* Set a top-level string field of the record (NULL value: null). */
 void st_record_note(st_record *r, const char *key, const char *value);

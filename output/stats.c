@@ -19,7 +19,7 @@ int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_coun
         json_object_set_new(w, warn[i], json_integer((json_int_t)r->nids_warnings[i]));
     json_t *j = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
+        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
         "packets", (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "streams",
         (json_int_t)s->streams, "sessions", (json_int_t)s->sessions, "transactions",
         (json_int_t)s->transactions, "messages", (json_int_t)s->messages, "missing_bytes",
@@ -32,7 +32,10 @@ int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_coun
         (json_int_t)r->hole_bytes, "held_bytes", (json_int_t)r->held_bytes, "overlap_conflicts",
         (json_int_t)r->overlap_conflicts, "idle_closed", (json_int_t)r->idle_closed, "reused",
         (json_int_t)r->reused, "evicted", (json_int_t)r->evicted, "one_sided",
-        (json_int_t)r->one_sided, "trimmed", (json_int_t)r->trimmed, "nids_warnings", w);
+        (json_int_t)r->one_sided, "trimmed", (json_int_t)r->trimmed, "midstream",
+        (json_int_t)r->midstream, "unfollowed_packets", (json_int_t)r->unfollowed,
+        "unfollowed_bytes", (json_int_t)r->unfollowed_bytes, "evicted_half_open",
+        (json_int_t)r->evicted_half_open, "nids_warnings", w);
     char tmp[4096 + 8];
     int rc = -1;
     if (j && snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp &&

@@ -5,11 +5,14 @@
  * IPv4 (v6map.c), and look the stream up once before libnids sees the
  * packet: a client SYN on a 4-tuple libnids would silently replace closes
  * the old stream first, a client ACK to a SYN-ACK never captured gets a
- * made-up SYN-ACK (one-sided captures), and the receive window is opened
- * where reassembly stands (missing ACKs). Then feed libnids through a
- * DLT_RAW dead handle, and look the stream up again to count the packet,
- * refresh its idle clock and skip a hole libnids would wait on forever
- * (holes.c; idle.c for the idle list).
+ * made-up SYN-ACK (one-sided captures), a payload packet of a connection
+ * whose handshake was never seen gets a made-up handshake (midstream.c),
+ * a packet that makes libnids create a stream finds room made for it
+ * (evict.c), and the receive window is opened where reassembly stands
+ * (missing ACKs). Then feed libnids through a DLT_RAW dead handle, and
+ * look the stream up again to count the packet (or count it as not
+ * followed), refresh its idle clock and skip a hole libnids would wait on
+ * forever (holes.c; idle.c for the idle list).
  *
  * Entry points: those of reasm.h, and st_rs_deliver, st_rs_drop,
  * st_rs_finish, st_rs_release for holes.c and idle.c (stream.h).
@@ -45,6 +48,7 @@
 
 static pcap_t *dead;
 static struct tcp_stream *synthesized; /* the stream we just gave a made-up SYN-ACK */
+static struct tcp_stream *final_ack;   /* the one given a made-up final ACK, during it */
 
 /* Packets of a handshake in progress beyond the SYN, SYN-ACK and ACK that
  * on_established counts (a retransmitted SYN, a repeated SYN-ACK), kept
@@ -107,6 +111,13 @@ static void endpoint_of(st_endpoint *ep, u_int addr_be, u_short port)
 void st_rs_release(st_rs_stream *rs)
 {
     st_rs_idle_unlink(rs);
+    st_rs_evict_released(rs);
+    st_rs_release_rest(rs);
+}
+
+/* What is left of a stream out of every list (a lingering one, linger.c). */
+void st_rs_release_rest(st_rs_stream *rs)
+{
     st_rs_held_free(rs);
     if (st_v6map_is_mapped(rs->tuple.saddr))
         st_v6map_unref(rs->tuple.saddr);
@@ -122,6 +133,7 @@ void st_rs_drop(st_rs_stream *rs)
     a->user = NULL;
     a->client.collect = 0;
     a->server.collect = 0;
+    st_rs_mid_block(&rs->tuple); /* its later packets are not picked up again */
     st_rs_release(rs);
     if (!st_rs.in_nids)
         nids_free_tcp_stream(a);
@@ -142,6 +154,20 @@ void st_rs_finish(st_rs_stream *rs, st_close_reason why)
     if (!st_rs_flush_all(rs))
         return;
     a->user = NULL;
+    /* Stragglers after the end are no new stream (but after a flush, what
+     * follows is picked up mid-stream). */
+    if (why != ST_CLOSE_EOF)
+        st_rs_mid_block(&rs->tuple);
+    /* closed by the peers: its last packets are still to come (linger.c) */
+    if (why == ST_CLOSE_FIN || why == ST_CLOSE_RST) {
+        st_rs_idle_unlink(rs);
+        st_rs_evict_released(rs);
+        if (st_rs_linger(rs, why) == 0)
+            return;
+        st_rs.ops.close(st_rs.app, rs->user, why, rs->st, &st_rs.hdr.ts);
+        st_rs_release_rest(rs);
+        return;
+    }
     st_rs.ops.close(st_rs.app, rs->user, why, rs->st, &st_rs.hdr.ts);
     st_rs_release(rs);
 }
@@ -162,11 +188,14 @@ static void on_established(struct tcp_stream *a)
     endpoint_of(&cli, a->addr.saddr, a->addr.source);
     endpoint_of(&srv, a->addr.daddr, a->addr.dest);
     void *user = st_rs.ops.open(st_rs.app, &cli, &srv, &st_rs.hdr.ts);
-    if (!user)
+    if (!user) {
+        st_rs_mid_block(&a->addr);
         return;
+    }
     st_rs_stream *rs = calloc(1, sizeof *rs);
     if (!rs) {
         static const st_half_stats none[2];
+        st_rs_mid_block(&a->addr);
         st_rs.ops.close(st_rs.app, user, ST_CLOSE_EVICTED, none, &st_rs.hdr.ts);
         return;
     }
@@ -174,7 +203,8 @@ static void on_established(struct tcp_stream *a)
     rs->tuple = a->addr;
     rs->user = user;
     rs->last_sec = st_rs.hdr.ts.tv_sec;
-    rs->st[ST_FROM_CLIENT].packets = 2; /* the SYN, and the ACK that completes the handshake */
+    /* the SYN, and the ACK that completes the handshake (unless made up) */
+    rs->st[ST_FROM_CLIENT].packets = a == final_ack ? 1 : 2;
     rs->st[ST_FROM_SERVER].packets = 1; /* the SYN-ACK */
     if (a == synthesized) {
         rs->one_sided = 1;
@@ -189,7 +219,9 @@ static void on_established(struct tcp_stream *a)
     a->client.collect++;
     a->server.collect++;
     st_rs_idle_append(rs);
+    st_rs_evict_opened(rs);
     st_rs.counters.streams++;
+    st_rs_mid_opened(rs);
 }
 
 static void on_data(struct tcp_stream *a, st_rs_stream *rs)
@@ -240,15 +272,7 @@ static void on_tcp(struct tcp_stream *a, void **param)
 
 /* What we need of a TCP/IPv4 packet, read byte by byte: captured packets
  * sit at any alignment (Ethernet puts IP at offset 14). */
-typedef struct {
-    struct tuple4 t; /* as libnids keys it: ports in host order, addresses as on the wire */
-    uint8_t flags;   /* TCP flags */
-    uint32_t seq;    /* sequence number, host order */
-    uint32_t ack;    /* acknowledgement number, host order */
-    uint32_t len;    /* payload bytes */
-    const uint8_t *payload;
-    int carries; /* payload or FIN: something libnids' window check applies to */
-} tcp_key;
+typedef st_rs_key tcp_key;
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -325,8 +349,13 @@ static void after_packet(const tcp_key *k)
 {
     int from;
     st_rs_stream *rs = stream_of_packet(k, &from);
-    if (!rs)
+    if (!rs) {
+        if (k->len && !(k->flags & (TH_SYN | TH_RST)) && !st_rs.cur_followed) {
+            st_rs.counters.unfollowed++; /* nothing is lost without a trace */
+            st_rs.counters.unfollowed_bytes += k->len;
+        }
         return;
+    }
     rs->last_sec = st_rs.hdr.ts.tv_sec;
     struct half_stream *low = st_rs.lowered;
     st_rs.lowered = NULL;
@@ -395,17 +424,61 @@ static void open_window(struct tcp_stream *a, int from, const tcp_key *k)
 
 /* What we do before libnids sees a packet, on the stream it belongs to:
  * one lookup serves all three (a SYN for a new 4-tuple has no stream yet). */
+/* Data (from either side), or a client ACK past the server's ISN, while
+ * libnids still waits for the ACK that completes the handshake: that ACK
+ * was lost, or a tap delivered it late. libnids would drop what comes
+ * until an exact ACK arrives, and never follow the connection; give it
+ * the ACK the client must have sent (its ISN + 1, acknowledging the
+ * server's), so the stream starts where the handshake put it and
+ * nothing before this packet is taken for lost. */
+static void fake_final_ack(struct tcp_stream *a, const tcp_key *k, int from)
+{
+    if (a->client.state != TCP_SYN_SENT || a->server.state != TCP_SYN_RECV ||
+        (k->flags & (TH_SYN | TH_RST)) ||
+        (!k->len && (from != ST_FROM_CLIENT || k->ack == a->server.seq)))
+        return;
+    uint8_t p[40] = {0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, IPPROTO_TCP};
+    uint32_t seq = htonl(a->client.seq), ack = htonl(a->server.seq);
+    uint16_t sport = htons(a->addr.source), dport = htons(a->addr.dest);
+    memcpy(p + 12, &a->addr.saddr, 4);
+    memcpy(p + 16, &a->addr.daddr, 4);
+    memcpy(p + 20, &sport, 2);
+    memcpy(p + 22, &dport, 2);
+    memcpy(p + 24, &seq, 4);
+    memcpy(p + 28, &ack, 4);
+    p[32] = 5 << 4;
+    p[33] = TH_ACK;
+    p[34] = p[35] = 0xFF;
+    final_ack = a;
+    st_rs.hdr.caplen = st_rs.hdr.len = sizeof p;
+    st_rs.in_nids = 1;
+    nids_pcap_handler(NULL, &st_rs.hdr, p);
+    st_rs.in_nids = 0;
+    final_ack = NULL;
+}
+
 static void before_packet(const tcp_key *k)
 {
     int from;
     struct tcp_stream *a = tcp_of_packet(k, &from);
+    int syn_ack_rst = k->flags & (TH_SYN | TH_ACK | TH_RST);
+    st_rs.cur_followed = 0;
+    if (!a && st_rs_linger_packet(k)) {
+        st_rs.cur_followed = 1; /* counted in the closed session it belongs to */
+        return;
+    }
+    if (!a && syn_ack_rst == TH_SYN)
+        st_rs_make_room(); /* libnids will make a stream of it */
+    else if (!a && k->len && !(k->flags & (TH_SYN | TH_RST)))
+        a = st_rs_mid_packet(k, &from); /* a connection whose handshake we missed */
+    st_rs_half_before(a);
     if (!a)
         return;
-    int syn_ack_rst = k->flags & (TH_SYN | TH_ACK | TH_RST);
     if (from == ST_FROM_CLIENT && syn_ack_rst == TH_SYN)
         before_syn(a);
     else if (from == ST_FROM_CLIENT && syn_ack_rst == TH_ACK)
         fake_synack(a, k);
+    fake_final_ack(a, k, from);
     st_rs.cur_tcp = a;
     st_rs.cur_from = from;
     st_rs.cur_acks = (k->flags & TH_ACK) != 0;
@@ -421,7 +494,10 @@ static void before_packet(const tcp_key *k)
     }
     /* Counted before libnids sees it: the packet that closes a stream (the
      * last ACK, a RST) frees it inside libnids, record written. */
+    st_rs.cur_followed = 1;
     ((st_rs_stream *)a->user)->st[from].packets++;
+    if (k->len)
+        st_rs_evict_heard(a->user); /* it carries a dialogue now */
     if (k->len && !(k->flags & (TH_SYN | TH_RST)))
         st_rs_overlap_check(a->user, from, k->seq, k->payload, k->len);
     if (k->carries)
@@ -442,8 +518,10 @@ static void feed_nids(const uint8_t *ip, size_t tot, const tcp_key *k)
      * taken for one-sided. */
     synthesized = NULL;
     st_rs.cur_tcp = NULL;
-    if (k)
+    if (k) {
+        st_rs_half_after(k);
         after_packet(k);
+    }
     st_rs.lowered = NULL; /* its stream may be gone */
 }
 
@@ -533,6 +611,7 @@ void st_reasm_packet(const st_packet *pkt, int linktype)
         feed_ipv6(l3.ip, l3.len);
     }
     st_rs_sweep_if_due();
+    st_rs_linger_expire();
 }
 
 void st_reasm_tick(const struct timeval *now)
@@ -541,6 +620,7 @@ void st_reasm_tick(const struct timeval *now)
         return; /* packet time never goes back */
     st_rs.hdr.ts = *now;
     st_rs_sweep_if_due();
+    st_rs_linger_expire();
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -551,6 +631,8 @@ void st_reasm_config_default(st_reasm_config *c)
     c->idle_timeout = 300;
     c->ooo_limit = 32768;
     c->hole_grace = 1000;
+    c->midstream = 1;
+    c->close_delay = 5; /* Zeek's tcp_close_delay */
 }
 
 int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char *err,
@@ -564,6 +646,10 @@ int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char
         st_rs.cfg.max_streams = 16;
     if (st_v6map_init(1u << 15) != 0) {
         snprintf(err, errlen, "cannot allocate the IPv6 address map");
+        return -1;
+    }
+    if (st_rs_mid_init(&st_rs.cfg) != 0 || st_rs_evict_init(&st_rs.cfg) != 0) {
+        snprintf(err, errlen, "cannot allocate the stream tables");
         return -1;
     }
     dead = pcap_open_dead(DLT_RAW, 65535);
@@ -598,8 +684,14 @@ int st_reasm_init(const st_reasm_config *c, const st_reasm_ops *o, void *a, char
     return 0;
 }
 
+void st_reasm_write_closed(void)
+{
+    st_rs_linger_flush();
+}
+
 void st_reasm_flush(void)
 {
+    st_rs_linger_flush();
     while (st_rs.idle_head) {
         st_rs_stream *rs = st_rs.idle_head;
         struct tcp_stream *a = rs->tcp;
@@ -619,6 +711,8 @@ void st_reasm_shutdown(void)
         pcap_close(dead);
     dead = NULL;
     st_v6map_free();
+    st_rs_mid_free();
+    st_rs_evict_free();
 }
 
 const st_reasm_counters *st_reasm_get_counters(void)

@@ -10,18 +10,23 @@
  * What libnids does not do, we add: sessions idle in packet time are
  * closed; a client SYN reusing a live 4-tuple closes the old session with a
  * callback instead of dropping it silently; a capture with only the
- * client's side is followed; a hole in a stream (lost segment) is skipped
+ * client's side is followed; a connection whose handshake was never seen
+ * is picked up mid-stream (client and server told apart by what they
+ * say); a full table gives up half-open and silent streams before those
+ * that carry a dialogue; a hole in a stream (lost segment) is skipped
  * once the receiver has acknowledged past it, the out-of-order queue grows
  * large, the stream goes idle or ends, and the consumer is told how many
  * bytes are missing; end of input flushes everything.
  *
  * Entry points: st_reasm_config_default, st_reasm_init, st_reasm_packet,
- * st_reasm_tick, st_reasm_flush, st_reasm_shutdown, st_reasm_get_counters;
- * the consumer's st_reasm_ops callbacks.
+ * st_reasm_tick, st_reasm_flush, st_reasm_shutdown, st_reasm_get_counters,
+ * st_reasm_opening_midstream; the consumer's st_reasm_ops callbacks.
  *
  * Limits: libnids keeps its state in globals, so there is one reassembler
- * per process (scale with processes); max_streams at once, the oldest
- * evicted beyond; at most ooo_limit bytes queued behind a hole.
+ * per process (scale with processes); max_streams at once: beyond, the
+ * oldest half-open stream goes first, then the oldest without payload,
+ * then the least recently active; at most ooo_limit bytes queued behind a
+ * hole; a bounded table of connections not (yet) followed mid-stream.
  *
  * How it fails: st_reasm_init gives -1 and a message. Nothing fails after
  * that: bad packets are counted and dropped, and a stream without memory
@@ -88,6 +93,8 @@ typedef struct st_reasm_config {
     int idle_timeout; /* seconds of packet time without a packet; default 300 */
     int ooo_limit;    /* bytes queued behind a hole before it is skipped; default 32768 */
     int hole_grace;   /* ms of packet time an ACKed hole waits for a late copy; default 1000 */
+    int midstream;    /* follow connections whose handshake was not seen; default 1 */
+    int close_delay;  /* seconds a FIN/RST-closed stream waits for its last packets; 5 */
 } st_reasm_config;
 
 typedef struct st_reasm_counters {
@@ -111,6 +118,10 @@ typedef struct st_reasm_counters {
     uint64_t evicted;           /* streams evicted because the table was full */
     uint64_t one_sided;         /* handshakes completed for captures without the server side */
     uint64_t trimmed;           /* idle streams whose buffers were given back */
+    uint64_t midstream;         /* streams picked up without their handshake (midstream.c) */
+    uint64_t unfollowed;        /* payload packets of connections no stream followed */
+    uint64_t unfollowed_bytes;  /* their payload bytes */
+    uint64_t evicted_half_open; /* handshakes dropped to make room (evict.c) */
     uint64_t nids_warnings[10]; /* libnids warnings by NIDS_WARN_* subtype */
 } st_reasm_counters;
 
@@ -130,9 +141,19 @@ void st_reasm_tick(const struct timeval *now);
 /* Close every open stream with ST_CLOSE_EOF (end of input, shutdown). */
 void st_reasm_flush(void);
 
+/* Write now the streams that FIN or RST closed, still waiting for their
+ * last packets (linger.c): the end of a packet input, before records of
+ * another kind, so that records come in the order their inputs did. */
+void st_reasm_write_closed(void);
+
 /* Release libnids; after st_reasm_flush. */
 void st_reasm_shutdown(void);
 
 const st_reasm_counters *st_reasm_get_counters(void);
+
+/* During ops.open: 1 when the stream being opened was picked up without
+ * its handshake (midstream.c). Its first bytes may be anywhere in the
+ * dialogue, and client and server were told apart by what they said. */
+int st_reasm_opening_midstream(void);
 
 #endif

@@ -34,6 +34,17 @@ typedef struct st_rs_seen {
     uint32_t seq, len, crc;
 } st_rs_seen;
 
+/* A TCP packet as this layer reads it before libnids sees it (reasm.c). */
+typedef struct st_rs_key {
+    struct tuple4 t; /* as libnids keys it: ports in host order, addresses as on the wire */
+    uint8_t flags;   /* TCP flags */
+    uint32_t seq;    /* sequence number, host order */
+    uint32_t ack;    /* acknowledgement number, host order */
+    uint32_t len;    /* payload bytes */
+    const uint8_t *payload;
+    int carries; /* payload or FIN: something libnids' window check applies to */
+} st_rs_key;
+
 typedef struct st_rs_stream {
     struct tcp_stream *tcp;
     struct tuple4 tuple;
@@ -47,6 +58,9 @@ typedef struct st_rs_stream {
                                        * bytes of this direction we lack; 0: none */
     st_rs_seen seen[2][ST_RS_SEEN];   /* the last data segments of each direction */
     unsigned seen_next[2];
+    int midstream; /* picked up without its handshake (midstream.c) */
+    int quiet;     /* no payload yet: on the quiet list (evict.c) */
+    struct st_rs_stream *qprev, *qnext;
 } st_rs_stream;
 
 typedef struct st_rs_state {
@@ -66,6 +80,11 @@ typedef struct st_rs_state {
     /* a half-stream whose ACK open_window set back for this packet, and the ACK */
     struct half_stream *lowered;
     uint32_t lowered_ack;
+    /* the stream table's order of eviction (evict.c) */
+    unsigned n_streams;                    /* st_rs_streams alive */
+    st_rs_stream *quiet_head, *quiet_tail; /* established, no payload yet, oldest first */
+    int cur_followed;           /* the packet libnids is processing had a stream with a user */
+    struct tcp_stream *mid_tcp; /* the stream midstream.c is making up a handshake for */
 } st_rs_state;
 
 extern st_rs_state st_rs;
@@ -113,6 +132,37 @@ void st_rs_held_free(st_rs_stream *rs);
 
 /* overlap.c: a retransmission compared with the first copy */
 void st_rs_overlap_check(st_rs_stream *rs, int from, uint32_t seq, const uint8_t *p, uint32_t len);
+
+/* midstream.c: connections whose handshake was never seen */
+int st_rs_mid_init(const st_reasm_config *cfg);
+void st_rs_mid_free(void);
+/* A payload packet for a 4-tuple libnids does not know: the stream made
+ * up for it (its direction in *from), or NULL when it is not followed. */
+struct tcp_stream *st_rs_mid_packet(const st_rs_key *k, int *from);
+
+/* linger.c: a stream closed by FIN or RST waits for its last packets. */
+int st_rs_linger(st_rs_stream *rs, st_close_reason why); /* -1: write it now */
+int st_rs_linger_packet(const st_rs_key *k);             /* 1: counted in a closed one */
+void st_rs_linger_expire(void);
+void st_rs_linger_flush(void);
+/* reasm.c: what st_rs_release frees once the stream is out of every list */
+void st_rs_release_rest(st_rs_stream *rs);
+/* The connection of t is over or unwanted: later packets are not picked up. */
+void st_rs_mid_block(const struct tuple4 *t);
+/* on_established: mark a stream midstream.c made up. */
+void st_rs_mid_opened(st_rs_stream *rs);
+
+/* evict.c: which stream goes when the table is full */
+int st_rs_evict_init(const st_reasm_config *cfg);
+void st_rs_evict_free(void);
+void st_rs_evict_opened(st_rs_stream *rs);
+void st_rs_evict_released(st_rs_stream *rs);
+void st_rs_evict_heard(st_rs_stream *rs);
+/* Before a packet that makes libnids create a stream: room for it. */
+void st_rs_make_room(void);
+/* Around each packet libnids sees: what became of its stream's handshake. */
+void st_rs_half_before(const struct tcp_stream *a);
+void st_rs_half_after(const st_rs_key *k);
 
 /* idle.c: the idle list, buffer trimming, the idle timeout */
 void st_rs_idle_unlink(st_rs_stream *rs);

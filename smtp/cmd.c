@@ -90,9 +90,12 @@ static int parse_bdat(const char *s, uint64_t *size, int *last)
     return *s ? -1 : 0;
 }
 
+/* A first BDAT after client bytes were lost among the commands: the lost
+ * bytes may have held the message's first chunks (each with its BDAT), so
+ * the message counts them missing rather than look whole from here. */
 static void bdat(st_smtp *p, const char *arg, const char *line, size_t len)
 {
-    uint64_t size;
+    uint64_t size, lost = p->bdat_open ? 0 : p->cmd_gap;
     int last;
     if (parse_bdat(arg, &size, &last) != 0) {
         st_smtp_anomaly(p, "bdat_invalid_size", NULL);
@@ -100,7 +103,7 @@ static void bdat(st_smtp *p, const char *arg, const char *line, size_t len)
         return;
     }
     st_smtp_push(p, ST_K_BDAT, last ? ST_F_LAST : 0, line, len);
-    st_smtp_bdat_start(p, size, last);
+    st_smtp_bdat_start(p, size, last, lost);
 }
 
 /* Only "AUTH MECH" is queued: the initial response may hold a password. */

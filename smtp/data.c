@@ -85,11 +85,13 @@ static void chunk_done(st_smtp *p)
 
 /* A valid BDAT command: the first chunk of a transaction begins the
  * message, after reporting what the client pipelined before it. */
-void st_smtp_bdat_start(st_smtp *p, uint64_t size, int last)
+void st_smtp_bdat_start(st_smtp *p, uint64_t size, int last, uint64_t lost)
 {
     if (!p->bdat_open) {
         st_smtp_flush_ghost(p);
         st_smtp_data_begin(p, "BDAT", NULL);
+        if (lost)
+            st_smtp_msg_gap(p, lost); /* before the chunk: its start may be in it */
     }
     p->bdat_open = 1;
     p->bdat_left = p->bdat_size = size;

@@ -101,15 +101,25 @@ int st_smtp_reply_fits(int kind, const st_smtp_reply *r)
 }
 
 /* The command a success proves was sent when no pending one can have
- * earned it: a 354 a DATA, an address success a MAIL (no transaction
+ * earned it: a 354 a DATA, the end of a message while BDAT chunks were
+ * coming the BDAT LAST, an address success a MAIL (no transaction
  * open, or detail 0 of RFC 3463 "other address status", which MTAs give
  * to MAIL) or a RCPT (detail 5, "destination address valid"), a 221 a
  * QUIT. -1 when the reply does not say. */
+/* A success that says a message ended ("queued", X.6.X). */
+int st_smtp_reply_ends_message(const st_smtp_reply *r)
+{
+    int detail;
+    return r->code >= 200 && r->code < 300 && (enhanced(r, &detail) == 6 || says_queued(r));
+}
+
 int st_smtp_reply_implies(const st_smtp *p, const st_smtp_reply *r)
 {
     int detail = 0, subject = enhanced(r, &detail);
     if (r->code == 354)
         return ST_K_DATA;
+    if (p->bdat_open && st_smtp_reply_ends_message(r))
+        return ST_K_BDAT; /* the lost command was the BDAT ... LAST */
     if (r->code == 221)
         return ST_K_QUIT;
     if (r->code < 200 || r->code >= 300 || subject != 1)

@@ -65,6 +65,23 @@ static void racc_add(st_smtp *p, const char *s, size_t len, int code)
     ra->lines++;
 }
 
+/* After replies were lost, a success that does not say a message ended
+ * ("queued", X.6.X) may be the reply of a later command (a RSET, a QUIT)
+ * as well as the verdict on the message at the head: the verdict is then
+ * not taken from it, the message ends incomplete, never accepted by a
+ * guess (the reply goes to the later command that fits). */
+static int doubtful_verdict(st_smtp *p, const st_smtp_reply *r)
+{
+    const st_smtp_pend *e = st_smtp_cmdq_at(&p->q, 0);
+    int verdict = e->kind == ST_K_DATA_END || (e->kind == ST_K_BDAT && (e->flags & ST_F_LAST));
+    if (!p->srv_lost || !verdict || r->code >= 300 || st_smtp_reply_ends_message(r))
+        return 0;
+    for (size_t i = 1; i < p->q.n; i++)
+        if (st_smtp_reply_fits(st_smtp_cmdq_at(&p->q, i)->kind, r))
+            return 1;
+    return 0;
+}
+
 /* Which pending command this reply answers; -1 for none. In step (no
  * gap), replies answer commands in order: only a reply that can answer
  * nothing at the head (a 354 or 334) is left unmatched. After a gap the
@@ -73,7 +90,7 @@ static long pick(st_smtp *p, const st_smtp_reply *r)
 {
     if (p->q.n == 0)
         return -1;
-    if (st_smtp_reply_fits(st_smtp_cmdq_at(&p->q, 0)->kind, r))
+    if (st_smtp_reply_fits(st_smtp_cmdq_at(&p->q, 0)->kind, r) && !doubtful_verdict(p, r))
         return 0;
     if (!p->resync)
         return r->code == 354 || r->code == 334 ? -1 : 0;
@@ -140,10 +157,16 @@ static int infer_command(st_smtp *p, const st_smtp_reply *r)
     int kind = st_smtp_reply_implies(p, r);
     if (kind < 0)
         return 0;
-    if (kind == ST_K_DATA)
+    if (kind == ST_K_DATA) {
         infer_data(p, r);
-    else
+    } else if (kind == ST_K_BDAT) {
+        st_smtp_anomaly(p, "command_inferred", "BDAT LAST");
+        p->bdat_open = 0;
+        st_smtp_msg_end(p);
+        st_smtp_tx_close(p, st_smtp_tx_final(p, r->code), r);
+    } else {
         st_smtp_complete_inferred(p, kind, r);
+    }
     return 1;
 }
 
@@ -194,7 +217,7 @@ static void on_reply(st_smtp *p, const st_smtp_reply *r)
     }
     st_smtp_complete_head(p, r);
     if (p->q.n == 0)
-        p->resync = p->overflowed = p->cmd_lost = 0;
+        p->resync = p->overflowed = p->cmd_lost = p->srv_lost = 0;
 }
 
 void st_smtp_reply_line(st_smtp *p, const char *s, size_t len, int after_gap)

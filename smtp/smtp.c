@@ -9,11 +9,14 @@
  * cannot get them); they grow with the traffic up to caps set by the
  * limits and shrink back (buf.c). A parser that will read nothing more
  * (TLS, not SMTP, finished) gives back every buffer it will not use
- * again. After st_smtp_new nothing fails: see smtp.h.
+ * again. A parser joining a stream mid-dialogue (st_smtp_midstream) hands
+ * its bytes to join.c until it has found its footing. After st_smtp_new
+ * nothing fails: see smtp.h.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtp/join.h"
 #include "smtp/smtp_int.h"
 
 void st_smtp_limits_default(st_smtp_limits *lim)
@@ -82,6 +85,7 @@ static void release_lines(st_smtp *p)
 static void release_all(st_smtp *p)
 {
     release_lines(p);
+    st_smtp_join_release(p);
     st_smtp_buf_release(&p->work, &p->work_cap);
     st_smtp_buf_release(&p->user, &p->user_cap);
     st_smtp_cmdq_free(&p->q);
@@ -92,6 +96,7 @@ void st_smtp_free(st_smtp *p)
     if (!p)
         return;
     release_all(p);
+    st_smtp_join_free(p);
     free(p->tx.fail);
     free(p->ext);
     free(p);
@@ -102,17 +107,21 @@ size_t st_smtp_memory(const st_smtp *p)
     if (!p)
         return 0;
     return sizeof(*p) + p->cl.cap + p->sl.cap + p->ra.size + p->work_cap + p->user_cap +
-           p->n_ext_cap * sizeof(*p->ext) + st_smtp_cmdq_memory(&p->q);
+           p->n_ext_cap * sizeof(*p->ext) + st_smtp_cmdq_memory(&p->q) + st_smtp_join_memory(p);
 }
 
 /* A 220 banner answered by EHLO/HELO is SMTP. So is a client that says
  * EHLO/HELO then MAIL while the server direction is absent altogether (a
- * one-sided capture: Zeek reports those too). */
+ * one-sided capture: Zeek reports those too). A stream joined mid-way
+ * has seen neither banner nor EHLO: it is SMTP once the server accepted
+ * a command with a reply that fits it (join.c). */
 void st_smtp_update_detect(st_smtp *p)
 {
     if (p->banner_220 && p->helo_cmd)
         p->detected = 1;
     if (p->mail_after_helo && p->bytes[ST_DIR_SERVER] == 0)
+        p->detected = 1;
+    if (st_smtp_join_fit(p))
         p->detected = 1;
 }
 
@@ -159,7 +168,10 @@ static void server_bytes(st_smtp *p, const uint8_t *d, size_t n)
         size_t k = st_smtp_line_feed(&p->sl, d, n, &done);
         if (done) {
             st_smtp_line_checks(p, &p->sl, ST_DIR_SERVER);
-            st_smtp_reply_line(p, p->sl.buf, p->sl.len, p->sl.after_gap);
+            if (st_smtp_join_seeking(p))
+                st_smtp_join_server_line(p, p->sl.buf, p->sl.len);
+            else
+                st_smtp_reply_line(p, p->sl.buf, p->sl.len, p->sl.after_gap);
             st_smtp_line_shrink(&p->sl);
         }
         d += k;
@@ -189,7 +201,9 @@ void st_smtp_feed(st_smtp *p, st_dir dir, const uint8_t *data, size_t len)
     while (len > 0 && !idle(p)) {
         size_t k = feed_room(p, dir, len);
         p->bytes[dir] += k;
-        if (dir == ST_DIR_CLIENT)
+        if (dir == ST_DIR_CLIENT && st_smtp_join_seeking(p))
+            st_smtp_join_client(p, data, k);
+        else if (dir == ST_DIR_CLIENT)
             st_smtp_client_bytes(p, data, k);
         else
             server_bytes(p, data, k);
@@ -219,6 +233,11 @@ static void client_gap(st_smtp *p, uint64_t len)
     case ST_CM_CMD:
         st_smtp_line_gap(&p->cl);
         p->cmd_gap += len;
+        /* between the chunks of a BDAT message the bytes lost most likely
+         * held chunks of it (a command is a few bytes, a chunk many): the
+         * message counts them missing rather than look whole */
+        if (p->bdat_open)
+            st_smtp_msg_gap(p, len);
         break;
     default:
         break;
@@ -230,11 +249,16 @@ void st_smtp_gap(st_smtp *p, st_dir dir, uint64_t len)
     if (!p || idle(p) || len == 0 || (dir != ST_DIR_CLIENT && dir != ST_DIR_SERVER))
         return;
     p->resync = 1;
+    if (dir == ST_DIR_CLIENT && st_smtp_join_seeking(p)) {
+        st_smtp_join_gap(p, len);
+        return;
+    }
     if (dir == ST_DIR_CLIENT) {
         client_gap(p, len);
         st_smtp_line_shrink(&p->cl);
         return;
     }
+    p->srv_lost = 1;
     st_smtp_line_gap(&p->sl);
     st_smtp_line_shrink(&p->sl);
     st_smtp_reply_reset(&p->ra);

@@ -7,8 +7,8 @@
  * content is streamed out as it arrives. Replies are matched to commands
  * in order (PIPELINING) through a bounded queue.
  *
- * Entry points: st_smtp_limits_default, st_smtp_new, st_smtp_feed,
- * st_smtp_gap, st_smtp_finish, st_smtp_free; st_smtp_detected,
+ * Entry points: st_smtp_limits_default, st_smtp_new, st_smtp_midstream,
+ * st_smtp_feed, st_smtp_gap, st_smtp_finish, st_smtp_free; st_smtp_detected,
  * st_smtp_wants_data and st_smtp_memory for the caller's bookkeeping.
  *
  * Limits: max_line bytes of a command or reply line, max_reply_lines per
@@ -62,7 +62,8 @@ typedef enum {
                               0 refused, -1 no reply seen */
     ST_SMTP_EV_DATA_BEGIN, /* verb "DATA" (reply: the 354 or NULL if not yet seen) or "BDAT" */
     ST_SMTP_EV_MSG_DATA,   /* data/len: message bytes, dot-unstuffed, in order */
-    ST_SMTP_EV_MSG_GAP,    /* gap: bytes of message content that were never seen */
+    ST_SMTP_EV_MSG_GAP,    /* gap: bytes of message content that were never seen; 0: an
+                              unknown number (the message began before a stream was joined) */
     ST_SMTP_EV_MSG_END,    /* the end of the message was seen (lone dot / BDAT LAST) */
     ST_SMTP_EV_TX_END,     /* status, reply: the transaction is over */
     ST_SMTP_EV_COMMAND,    /* verb, arg, reply: RSET NOOP VRFY EXPN HELP QUIT and unknown ones */
@@ -113,6 +114,17 @@ typedef struct st_smtp st_smtp;
 st_smtp *st_smtp_new(const st_smtp_limits *lim, st_smtp_event_fn fn, void *ctx);
 void st_smtp_free(st_smtp *p);
 
+/* Right after st_smtp_new, for a stream whose beginning was not seen (a
+ * capture started mid-session): the first bytes of each direction may be
+ * anywhere in the dialogue, at a command, at a reply, inside DATA or BDAT
+ * content or a line. The parser holds the client's bytes until the
+ * server's replies say what they were (join.c); a message whose
+ * beginning was not seen gets MSG_GAP 0 and the anomaly
+ * message_start_not_seen. Such a session is detected on a command the
+ * server accepted with a reply that fits it. -1 without memory (or after
+ * bytes were fed): the parser must then not be fed such a stream. */
+int st_smtp_midstream(st_smtp *p);
+
 /* Bytes of one direction, in order. Any segmentation gives the same events. */
 void st_smtp_feed(st_smtp *p, st_dir dir, const uint8_t *data, size_t len);
 
@@ -123,7 +135,8 @@ void st_smtp_gap(st_smtp *p, st_dir dir, uint64_t len);
  * server had refused the envelope) for a transaction still open. */
 void st_smtp_finish(st_smtp *p);
 
-/* 1 once a 220 banner and a client EHLO/HELO/LHLO were both seen. */
+/* 1 once a 220 banner and a client EHLO/HELO/LHLO were both seen (or,
+ * joined mid-stream, a command and its fitting reply). */
 int st_smtp_detected(const st_smtp *p);
 
 /* 0 when nothing more this parser will read: TLS took over, or the stream

@@ -135,6 +135,7 @@ struct st_smtp {
     int data_gap;        /* bytes of the DATA content in progress were lost */
     uint64_t cmd_gap;    /* client bytes lost among commands since the last command */
     int cmd_lost;        /* client bytes were lost among commands since the queue was empty */
+    int srv_lost;        /* server bytes (replies) were lost since the queue was empty */
     int mail_after_helo; /* the client said EHLO/HELO, then MAIL */
     uint64_t bdat_left, bdat_size; /* octets of the chunk being read: to come, in all */
     st_smtp_auth auth;
@@ -146,6 +147,8 @@ struct st_smtp {
     int stopped, gave_up, finished, warned_lf[2];
     uint64_t bytes[2];
     unsigned n_anom, n_unknown;
+    /* mid-stream join (join.c) */
+    struct st_smtp_join *join; /* NULL unless st_smtp_midstream: joined mid-dialogue */
 };
 
 /* buf.c */
@@ -203,6 +206,7 @@ void st_smtp_complete_inferred(st_smtp *p, int kind, const st_smtp_reply *r);
 /* fit.c */
 int st_smtp_reply_fits(int kind, const st_smtp_reply *r);
 int st_smtp_reply_implies(const st_smtp *p, const st_smtp_reply *r);
+int st_smtp_reply_ends_message(const st_smtp_reply *r);
 
 /* reply.c */
 void st_smtp_reply_line(st_smtp *p, const char *s, size_t len, int after_gap);
@@ -219,7 +223,8 @@ void st_smtp_enter_data(st_smtp *p);
 size_t st_smtp_data_feed(st_smtp *p, const uint8_t *d, size_t n);
 size_t st_smtp_bdat_feed(st_smtp *p, const uint8_t *d, size_t n);
 uint64_t st_smtp_content_gap(st_smtp *p, uint64_t n);
-void st_smtp_bdat_start(st_smtp *p, uint64_t size, int last);
+/* lost: client bytes lost just before a first chunk, counted missing. */
+void st_smtp_bdat_start(st_smtp *p, uint64_t size, int last, uint64_t lost);
 /* A reply to the chunk being read: the server has all its octets. */
 void st_smtp_bdat_check(st_smtp *p, const st_smtp_reply *r);
 

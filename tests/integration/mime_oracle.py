@@ -45,6 +45,23 @@ says so in `notes` (the list of deviations hit by the message):
                    characters: the last character cannot carry a byte and is
                    dropped (RFC 4648 3.3 / RFC 2045 6.8); Python (bpo-27397)
                    returns the undecoded text instead.
+And where docs/record.md ("Ambiguous MIME") reads a message the way that hides
+nothing, the oracle follows that rule with Python's own parsing:
+  epilogue-parts   a delimiter line in a multipart's epilogue opens one more
+                   part: the epilogue is parsed again by Python as the body of
+                   the same multipart, its parts numbered on.
+  no-parts         a multipart in which no part opens is one leaf, its body
+                   (Python's text payload), minus the line end before the
+                   enclosing multipart's next delimiter (RFC 2046 5.1.1,
+                   which Python keeps there).
+  rfc822-raw       a base64 message part whose first 64 bytes are no base64
+                   is taken as it is (Python parses that raw text too).
+The rules Python cannot follow (both boundaries of a repeated parameter,
+innermost-first boundaries, base64 data after padding) are in
+test_mime_oracle.DEPARTS and checked by test_evasion.py.
+"entities" lists every entity in the walk's order (docs/record.md "parts"):
+a container (multipart with parts) as such, a leaf with its decoded bytes'
+size and digests.
 Python behaviours checked and kept because they are the RFC's:
   - the CRLF before a delimiter line belongs to the delimiter (RFC 2046
     5.1.1): Python strips it from the part before;
@@ -236,26 +253,81 @@ def _digest(data):
             "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest()}
 
 
+def _looks_base64(raw):
+    """smtptap's rule (record.md, message_not_base64): the first 64 bytes
+    of a base64 message part's body tell whether it is base64 at all."""
+    return re.match(rb"^[A-Za-z0-9+/= \t\r\n]*$", raw[:64]) is not None
+
+
+def _reparse_epilogue(part):
+    """The parts after a multipart's close delimiter (RFC 2046: epilogue;
+    smtptap lists them, record.md part_after_final_boundary): Python's own
+    parser run again over the epilogue as the body of the same multipart."""
+    epi = part.epilogue
+    b = part.get_boundary()
+    if not epi or b is None:
+        return []
+    raw = epi.encode("utf-8", "surrogateescape") if isinstance(epi, str) else epi
+    delim = re.compile(rb"^--" + re.escape(b.encode("utf-8", "surrogateescape")) + rb"[ \t]*\r?$",
+                       re.M)
+    if not delim.search(raw):
+        return []
+    bb = b.encode("utf-8", "surrogateescape")
+    head = b'Content-Type: multipart/mixed; boundary="%s"\r\n\r\n' % (
+        bb.replace(b"\\", b"\\\\").replace(b'"', b'\\"'))
+    # a close delimiter after it, so that the last part keeps its own last
+    # line end (the epilogue ended at the end of the data or before the
+    # enclosing multipart's delimiter, whose line end Python left out)
+    again = parse(head + raw + b"\r\n--" + bb + b"--\r\n")
+    return again.get_payload() if again.is_multipart() else []
+
+
 class _Walk:
     def __init__(self, notes):
         self.notes = notes
         self.body = None
         self.body_html = None
         self.attachments = []
+        self.entities = []  # every MIME entity in order (record.md "parts")
         self.tnef = {}  # mime path of a TNEF part: what tnef(1) unpacks from it
 
     def multipart(self, part, prefix, inside):
-        for i, sub in enumerate(part.get_payload(), 1):
+        self.entities.append({"mime_path": prefix, "content_type": part.get_content_type(),
+                              "container": True})
+        subs = list(part.get_payload())
+        extra = _reparse_epilogue(part)
+        if extra:
+            self.notes.add("epilogue-parts")
+        for i, sub in enumerate(subs + extra, 1):
             path = "%s.%d" % (prefix, i) if prefix else str(i)
-            self.part(sub, path, prefix, inside)
+            self.part(sub, path, prefix, inside, in_multipart=True)
 
-    def part(self, part, path, prefix, inside):
+    def entity(self, path, ct, data):
+        e = {"mime_path": path, "content_type": ct, "container": False}
+        e.update(_digest(data))
+        self.entities.append(e)
+
+    def part(self, part, path, prefix, inside, in_multipart=False):
         if part.is_multipart():
             self.multipart(part, path, inside)
             return
         ct = content_type(part, self.notes)
         name = filename(part, self.notes)
         data = decode(part, self.notes)
+        if ct.startswith("multipart/"):
+            # no part opened in it (its boundary never occurs): Python keeps
+            # the body as text, and so does smtptap (record.md
+            # boundary_not_found); the line end before the enclosing
+            # multipart's next delimiter is that delimiter's (RFC 2046
+            # 5.1.1), which Python keeps here
+            self.notes.add("no-parts")
+            if in_multipart:
+                data = re.sub(rb"\r?\n$", b"", data)
+        if ct in EMBEDDED and str(part.get("content-transfer-encoding", "")).strip().lower() \
+                == "base64" and not _looks_base64(_raw_payload(part)):
+            self.notes.add("rfc822-raw")
+            data = _raw_payload(part)
+        self.entity(path, ct, data)
         if ct in EMBEDDED:
             self.add(part, path, ct, name, data, "message")
             inner = parse(data)
@@ -348,6 +420,7 @@ def oracle(data):
         "body": w.body,
         "body_html": w.body_html,
         "attachments": w.attachments,
+        "entities": w.entities,
         "tnef": w.tnef,
         "notes": sorted(notes),
         "python_defects": sorted({type(d).__name__ for p in msg.walk() for d in p.defects}),

@@ -349,32 +349,12 @@ ALIGN = {
         "Zeek's records 3 and 4 are one transaction"),
 }
 
-# Packets that the record does not count yet (found by removing each
-# frame with editcap: the count did not change): packets after the close (an ACK after the FIN exchange, a packet after the
-# other side's RST) arrive when the record is written already. Counting them
-# needs the record held back a little after the close, as Zeek's
-# tcp_close_delay does.
-_PACKETS_AFTER_CLOSE = ("issue 9 (the dialogue as it really happened: every packet of the "
-                        "session counted): ")
+# Packets after the close (an ACK after the FIN exchange, a packet after the other side's
+# RST) are counted: the record waits 5 s of packet time for them (reassembly/linger.c),
+# as Zeek's tcp_close_delay.
 
 # Cases whose group of facts fails until another open issue is done.
 XFAIL = {
-    # expected to fail until issue 9 (every packet of the session counted)
-    ("arkime/smtp-subject-8859-q", "counters"): _PACKETS_AFTER_CLOSE + (
-        "server 13 of 14: frame 29, a server ACK after the stream closed"),
-    # expected to fail until issue 9 (every packet of the session counted)
-    ("arkime/smtp-decrypted", "counters"): _PACKETS_AFTER_CLOSE + (
-        "the packet after the other side's RST: client frame 37 (session 49475), server frames "
-        "89 and 110 (sessions 28134, 41347)"),
-    # expected to fail until issue 9 (every packet of the session counted)
-    ("ndpi/smtp-starttls", "counters"): _PACKETS_AFTER_CLOSE + (
-        "the IPv6 flow, server 16 of 17: frame 69, a FIN after the client's RST"),
-    # expected to fail until issue 10 (every MIME entity hashed)
-    ("arkime/smtp-subject-utf8-q", "content"): (
-        "issue 10 (every MIME entity hashed): the base64 text/plain body (mime_path 1, charset "
-        "utf-8) decodes to bytes that are no UTF-8 (the anonymised 'xxxx...'); the record keeps "
-        "them only as U+FFFD in body and hashes no body part, so Arkime's md5 5b153a60... of the "
-        "part cannot be checked (re-encoded, the body gives 617a7e95...)"),
     # expected to fail until issue 10 (limits never hide)
     ("zeek/smtp-many-addresses", "content"): (
         "issue 10 (a header block over its cap loses to/cc): the header block is over 65536 bytes "
@@ -668,7 +648,12 @@ class Case:
                                      % (e.path, e.part.get_content_type(), msg["eml"]))
             seen.add(kind)
             e.kind = kind
-            e.data = msg[kind].encode(e.part.get_content_charset() or "us-ascii")
+            # the body part's decoded bytes as stored (record.md "parts"),
+            # else the body text in its charset
+            stored = [p["stored"] for p in msg.get("parts", [])
+                      if p["mime_path"] == e.path and p["size"] is not None and p["stored"]]
+            e.data = (self.run.file_bytes(stored[0]) if stored else
+                      msg[kind].encode(e.part.get_content_charset() or "us-ascii"))
         body_missing = msg["missing_bytes"] - sum(a["missing_bytes"] for a in msg["attachments"])
         for e in ents:
             if e.kind in ("body", "body_html"):

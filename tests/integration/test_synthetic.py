@@ -339,3 +339,52 @@ class Holes(SmtptapCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HandshakeOrder(SmtptapCase):
+    """The handshake seen out of order or incomplete is followed (issue 9, section 3): the
+    server's banner or the client's first command before the ACK that completes the handshake
+    (a tap delivering it late), or that ACK lost altogether. Truth: the bytes this test's
+    dialogue sent, and the packets it wrote per direction."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="smtptap-handshake-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.msg = b"Subject: order\r\n\r\nthe handshake came late\r\n"
+
+    def run_with(self, name, reorder):
+        s = smtp_dialogue(Session().handshake(), [(b"a@x.test", [b"b@y.test"], self.msg)]).fin()
+        p = [list(x) for x in s.packets]
+        p = reorder(p)
+        path = os.path.join(self.dir, name + ".pcap")
+        write_pcap(path, [tuple(x) for x in p])
+        run = smtptap("-r", path)
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(len(run.records), 1, name)
+        (tx,) = run.records[0]["transactions"]
+        self.assertEqual(tx["status"], "accepted", name)
+        self.assertMessage(run, tx, self.msg)
+        self.assertEqual(run.records[0]["missing_bytes"], {"client": 0, "server": 0})
+        return run.records[0], p
+
+    def test_banner_before_the_final_ack(self):
+        def late_ack(p):
+            p[2][0] = p[3][0] + 0.0001  # the ACK after the banner
+            return p
+        rec, p = self.run_with("banner-first", late_ack)
+        self.assertEqual(rec["packets"]["client"], sum(1 for x in p if x[1][26:30] == bytes([10, 0, 0, 1])))
+        self.assertEqual(rec["packets"]["server"], sum(1 for x in p if x[1][26:30] == bytes([10, 0, 0, 2])))
+
+    def test_final_ack_lost(self):
+        def drop_ack(p):
+            return p[:2] + p[3:]
+        rec, p = self.run_with("no-final-ack", drop_ack)
+        # the made-up ACK is not counted: the record counts the packets captured
+        self.assertEqual(rec["packets"]["client"], sum(1 for x in p if x[1][26:30] == bytes([10, 0, 0, 1])))
+        self.assertEqual(rec["packets"]["server"], sum(1 for x in p if x[1][26:30] == bytes([10, 0, 0, 2])))
+
+    def test_synack_before_syn(self):
+        def swap(p):
+            p[0][0], p[1][0] = p[1][0], p[0][0]
+            return p
+        self.run_with("synack-first", swap)

@@ -205,6 +205,33 @@ static void hostile_names(void **st)
     EXPECT(r, "ac");
 }
 
+/* The other value of a repeated parameter: the last plain one. */
+static void last_value(void **st)
+{
+    (void)st;
+    static res r;
+    const char *v = "; boundary=a; x=\"boundary=c\"; BOUNDARY=\"b\"; y=1";
+    memset(&r, 0, sizeof r);
+    r.pv.buf = r.buf;
+    r.pv.cap = sizeof r.buf;
+    r.found = st_mime_param_last((const uint8_t *)v, strlen(v), 0, "boundary", &r.pv);
+    EXPECT(&r, "b");
+    assert_int_equal(r.pv.flags, ST_MIME_PARAM_PRESENT);
+    res *g = GET(v, "boundary");
+    EXPECT(g, "a"); /* st_mime_param_get keeps the first, and says it was repeated */
+    assert_true(g->pv.flags & ST_MIME_PARAM_DUPLICATE);
+    /* only RFC 2231 forms: no plain value */
+    v = "; boundary*=us-ascii''q; boundary*0=r";
+    memset(&r, 0, sizeof r);
+    r.pv.buf = r.buf;
+    r.pv.cap = sizeof r.buf;
+    assert_int_equal(st_mime_param_last((const uint8_t *)v, strlen(v), 0, "boundary", &r.pv), 0);
+    /* one plain value: that one */
+    v = "; boundary*=us-ascii''q; boundary=p";
+    r.found = st_mime_param_last((const uint8_t *)v, strlen(v), 0, "boundary", &r.pv);
+    EXPECT(&r, "p");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +243,7 @@ int main(void)
         cmocka_unit_test(hostile_names),
         cmocka_unit_test(rfc2231_prefix_first_section_only),
         cmocka_unit_test(unquoted_backslash_kept),
+        cmocka_unit_test(last_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

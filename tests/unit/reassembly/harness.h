@@ -279,10 +279,12 @@ UNUSED_OK static void start(const st_reasm_config *cfg)
 {
     st_reasm_config d;
     char err[256] = "";
-    if (!cfg) {
+    if (!cfg)
         st_reasm_config_default(&d);
-        cfg = &d;
-    }
+    else
+        d = *cfg;
+    d.close_delay = 0; /* closes are seen at once (linger.c has its own tests) */
+    cfg = &d;
     mock_reset();
     sent_frames = sent_bytes = 0;
     now.tv_sec = T0;

@@ -471,7 +471,8 @@ static void test_table_full_evicts_oldest(void **state)
         assert_false(M.s[i].closed);
     st_reasm_counters k = counters();
     assert_int_equal(k.evicted, 1);
-    assert_int_equal(k.nids_warnings[6 /* NIDS_WARN_TCP_TOOMUCH */], 1);
+    /* the table never fills for libnids: reassembly/evict.c makes room first */
+    assert_int_equal(k.nids_warnings[6 /* NIDS_WARN_TCP_TOOMUCH */], 0);
     say(&c[0], C, 5); /* nobody's now */
     say(&c[1], C, 5);
     assert_int_equal(M.s[1].len[C], 7);

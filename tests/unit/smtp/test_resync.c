@@ -347,6 +347,114 @@ static void test_data_after_hole_with_354(void **state)
     split_check(d_data_tail_354, NT(d_data_tail_354));
 }
 
+/* A packet holding a whole BDAT command and its chunk is lost between two
+ * chunks: the message cannot look whole (it did, with every remaining
+ * byte exact: a silent corruption). The lost bytes count as missing. */
+static const turn d_bdat_chunk_lost[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n"),
+    S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+    C("BDAT 4\r\nabcd"),
+    S("250 2.0.0 Ok: 4 octets received\r\n"),
+    CGAP(13), /* "BDAT 4\r\nefgh" */
+    S("250 2.0.0 Ok: 4 octets received\r\n"),
+    C("BDAT 2 LAST\r\n\r\n"),
+    S("250 2.0.0 Ok: queued as 7A\r\n"),
+};
+
+static void test_bdat_chunk_lost_between_chunks(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_bdat_chunk_lost, NT(d_bdat_chunk_lost), &r);
+    assert_has(&r, "MSG_GAP v=~ a=~ p=~ u=~ c=0 t=~ f=0 s=- g=13 ");
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=250 t=250 2.0.0 Ok: queued as 7A f=0 s=ACCEPTED");
+    ASSERT_MSG(&r, 0, "abcd\r\n");
+    rec_free(&r);
+    split_check(d_bdat_chunk_lost, NT(d_bdat_chunk_lost));
+}
+
+/* The first BDAT and its chunk are lost (one packet): the chunks that
+ * follow are no whole message. */
+static const turn d_bdat_first_lost[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n"),
+    S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+    CGAP(12), /* "BDAT 4\r\nabcd" */
+    S("250 2.0.0 Ok: 4 octets received\r\n"),
+    C("BDAT 6 LAST\r\nefgh\r\n"),
+    S("250 2.0.0 Ok: queued as 9C\r\n"),
+};
+
+static void test_bdat_first_chunk_lost(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_bdat_first_lost, NT(d_bdat_first_lost), &r);
+    assert_has(&r, "MSG_GAP v=~ a=~ p=~ u=~ c=0 t=~ f=0 s=- g=12 ");
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=250 t=250 2.0.0 Ok: queued as 9C f=0 s=ACCEPTED");
+    ASSERT_MSG(&r, 0, "efgh\r\n");
+    rec_free(&r);
+    split_check(d_bdat_first_lost, NT(d_bdat_first_lost));
+}
+
+/* The last BDAT is lost: the server's "queued" says it was sent and
+ * ended the message, which counts the lost bytes as missing. */
+static const turn d_bdat_last_lost[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n"),
+    S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+    C("BDAT 4\r\nabcd"),
+    S("250 2.0.0 Ok: 4 octets received\r\n"),
+    CGAP(19), /* "BDAT 6 LAST\r\nefgh\r\n" */
+    S("250 2.0.0 Ok: 10 bytes queued as 8B\r\n"),
+};
+
+static void test_bdat_last_lost(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_bdat_last_lost, NT(d_bdat_last_lost), &r);
+    assert_has(&r, "ANOMALY v=command_inferred a=BDAT LAST ");
+    assert_has(&r, "MSG_GAP v=~ a=~ p=~ u=~ c=0 t=~ f=0 s=- g=19 ");
+    assert_has(&r, "MSG_END ");
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=250 t=250 2.0.0 Ok: 10 bytes queued as 8B f=0 "
+                   "s=ACCEPTED");
+    assert_false(has(&r, "unmatched_reply"));
+    ASSERT_MSG(&r, 0, "abcd");
+    rec_free(&r);
+    split_check(d_bdat_last_lost, NT(d_bdat_last_lost));
+}
+
+/* The 550 to the final dot is lost; the next reply, a plain 250, may be
+ * the RSET's as well as a verdict on the message: no verdict is taken
+ * from it (incomplete, never accepted by a guess). */
+static const turn d_verdict_lost[] = {
+    EHLO_TURNS,
+    C("MAIL FROM:<a@example.org>\r\n"),
+    S("250 2.1.0 Ok\r\n"),
+    C("RCPT TO:<b@example.net>\r\n"),
+    S("250 2.1.5 Ok\r\n"),
+    C("DATA\r\n"),
+    S("354 go\r\n"),
+    C(BODY ".\r\nRSET\r\n"),
+    SGAP(30), /* "550 5.7.1 Message content rejected\r\n" */
+    S("250 2.0.0 Ok\r\n"),
+};
+
+static void test_verdict_lost_is_no_acceptance(void **state)
+{
+    (void)state;
+    rec r = {0};
+    run(d_verdict_lost, NT(d_verdict_lost), &r);
+    assert_has(&r, "ANOMALY v=reply_lost a=end of data ");
+    assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=0 t=~ f=0 s=INCOMPLETE");
+    assert_has(&r, "COMMAND v=RSET a=~ p=~ u=~ c=250 t=250 2.0.0 Ok ");
+    assert_false(has(&r, "s=ACCEPTED"));
+    rec_free(&r);
+    split_check(d_verdict_lost, NT(d_verdict_lost));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +470,10 @@ int main(void)
         cmocka_unit_test(test_bdat_reply_before_octets),
         cmocka_unit_test(test_data_after_hole_needs_its_354),
         cmocka_unit_test(test_data_after_hole_with_354),
+        cmocka_unit_test(test_bdat_chunk_lost_between_chunks),
+        cmocka_unit_test(test_bdat_last_lost),
+        cmocka_unit_test(test_bdat_first_chunk_lost),
+        cmocka_unit_test(test_verdict_lost_is_no_acceptance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
