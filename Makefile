@@ -7,6 +7,8 @@
 #   make bench   throughput against tcpdump, tshark and mailsnarf
 #   make fuzz    libFuzzer targets (clang), longer than the tests
 #   make format-check   clang-format over every C file, changing nothing (CI)
+#   make install PREFIX=/usr/local DESTDIR=   the command, library, header, man
+#                page, example config, smtptap.pc (make uninstall removes them)
 #
 # Two builds live side by side: build/ (optimised, what users run) and
 # build/asan/ (AddressSanitizer + UBSan, what the tests run).
@@ -106,5 +108,53 @@ format-check:
 
 clean:
 	rm -rf build
+
+# make install [PREFIX=/usr/local] [DESTDIR=stage]; make uninstall, the same
+# variables. The command, the static library with its header and
+# smtptap.pc, the man page, and the example config where Debian keeps
+# examples (share/doc/smtptap/examples/): nothing goes to etc/, where a
+# config is the admin's and an install must not overwrite it. contrib/ (the
+# systemd unit, logrotate, sysusers) is put in place by hand: README.md.
+# No shared library: the objects are PIE, not PIC (a .so would be a third
+# build of every file), and the ABI is not stable yet (smtptap_stats is
+# allocated by the caller, and grows).
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+DOCDIR       ?= $(PREFIX)/share/doc/smtptap
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL      ?= install
+INSTALLED    := $(BINDIR)/smtptap $(LIBDIR)/libsmtptap.a $(INCLUDEDIR)/smtptap.h \
+                $(MANDIR)/man1/smtptap.1 $(DOCDIR)/examples/smtptap.conf \
+                $(PKGCONFIGDIR)/smtptap.pc
+
+.PHONY: uninstall $(B)/smtptap.pc
+install: $(B)/smtptap $(B)/libsmtptap.a $(B)/smtptap.pc
+	$(INSTALL) -d -m 0755 $(sort $(dir $(addprefix $(DESTDIR),$(INSTALLED))) $(DESTDIR)$(DOCDIR))
+	$(INSTALL) -m 0755 $(B)/smtptap $(DESTDIR)$(BINDIR)/smtptap
+	$(INSTALL) -m 0644 $(B)/libsmtptap.a $(DESTDIR)$(LIBDIR)/libsmtptap.a
+	$(INSTALL) -m 0644 include/smtptap.h $(DESTDIR)$(INCLUDEDIR)/smtptap.h
+	$(INSTALL) -m 0644 docs/smtptap.1 $(DESTDIR)$(MANDIR)/man1/smtptap.1
+	$(INSTALL) -m 0644 docs/smtptap.conf $(DESTDIR)$(DOCDIR)/examples/smtptap.conf
+	$(INSTALL) -m 0644 $(B)/smtptap.pc $(DESTDIR)$(PKGCONFIGDIR)/smtptap.pc
+
+# Folders are left, but for the one that is only ours.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# Made at every install, as PREFIX is no file make could compare: the
+# version, and the link line the command was built with (mk/common.mk),
+# for `pkg-config --static`. Paths under PREFIX are written ${prefix}/...,
+# so that pkg-config --define-prefix can move them.
+$(B)/smtptap.pc: smtptap.pc.in
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(LDLIBS)|' $< >$@.tmp
+	@mv $@.tmp $@
 
 -include $(OBJS:.o=.d) $(OBJS_A:.o=.d) $(B)/cli/main.d $(BA)/cli/main.d

@@ -10,8 +10,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -27,6 +29,9 @@ struct st_bytes {
     size_t npeek, peeked; /* plain: the first bytes, read to look at the magic */
     uint64_t total, raw;  /* handed out; read from the file */
     const volatile sig_atomic_t *stop;
+    void (*wait_fn)(void *); /* before a read that would block (a pipe with nothing in it) */
+    void *wait_arg;
+    int regular;      /* a regular file: a read never waits for a writer */
     const char *what; /* NULL while the stream is sound */
     char detail[128];
 };
@@ -34,6 +39,9 @@ struct st_bytes {
 /* read(2), retried after a signal unless we are asked to stop: then 0. */
 static ssize_t fd_read(st_bytes *b, void *buf, size_t n)
 {
+    struct pollfd pf = {.fd = b->fd, .events = POLLIN};
+    if (b->wait_fn && !b->regular && poll(&pf, 1, 0) == 0)
+        b->wait_fn(b->wait_arg); /* nothing to read now: the caller's chance to catch up */
     for (;;) {
         ssize_t k = read(b->fd, buf, n);
         if (k > 0)
@@ -169,8 +177,10 @@ FILE *st_bytes_fdopen(int fd, const char *name, const volatile sig_atomic_t *sto
             close(fd);
         return NULL;
     }
+    struct stat st;
     b->fd = fd;
     b->stop = stop;
+    b->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     if (look(b) != 0 || !(fp = fopencookie(b, "r", io))) {
         snprintf(err, errlen, "%s: %s", name, strerror(errno));
         bytes_close(b);
@@ -199,6 +209,12 @@ int st_bytes_gzip(const st_bytes *b)
 uint64_t st_bytes_total(const st_bytes *b)
 {
     return b->total;
+}
+
+void st_bytes_on_wait(st_bytes *b, void (*fn)(void *), void *arg)
+{
+    b->wait_fn = fn;
+    b->wait_arg = arg;
 }
 
 uint64_t st_bytes_raw(const st_bytes *b)

@@ -38,6 +38,10 @@ FILE *st_bytes_fdopen(int fd, const char *name, const volatile sig_atomic_t *sto
 /* 1 when the file is gzip. */
 int st_bytes_gzip(const st_bytes *b);
 
+/* fn(arg) is called before a read that would wait for a writer (a pipe
+ * or FIFO with nothing in it now; never for a regular file). */
+void st_bytes_on_wait(st_bytes *b, void (*fn)(void *), void *arg);
+
 /* Bytes handed out so far (after decompression), and read from the file. */
 uint64_t st_bytes_total(const st_bytes *b);
 uint64_t st_bytes_raw(const st_bytes *b);

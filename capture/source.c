@@ -327,6 +327,12 @@ st_source_result st_source_next(st_source *s, st_packet *pkt)
     return ST_SRC_ERROR;
 }
 
+void st_source_on_wait(st_source *s, void (*fn)(void *), void *arg)
+{
+    if (s->bytes)
+        st_bytes_on_wait(s->bytes, fn, arg);
+}
+
 uint64_t st_source_file_bytes(const st_source *s)
 {
     return s->bytes ? st_bytes_raw(s->bytes) : 0;

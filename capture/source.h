@@ -69,6 +69,10 @@ const char *st_source_error(const st_source *s);
 /* Safe from a signal handler: the next st_source_next() returns ST_SRC_EOF. */
 void st_source_breakloop(st_source *s);
 
+/* A file source calls fn(arg) when its next read would wait for a writer
+ * (a pipe, standard input): what waits for more packets can be written. */
+void st_source_on_wait(st_source *s, void (*fn)(void *), void *arg);
+
 /* Bytes of a file read so far, as on disk (compressed); 0 for live. */
 uint64_t st_source_file_bytes(const st_source *s);
 

@@ -47,8 +47,25 @@ typedef struct {
 static const opt options[] = {
     {"output_dir", "output", OPT_STR, O(output_dir), "smtptap-out", 0, 0,
      "directory for sessions.jsonl, messages/ and files/"},
+    {"record_format", "output", OPT_STR, O(record_format), "smtptap", 0, 0,
+     "smtptap (one nested record per session) or eve (Suricata EVE smtp and fileinfo events)"},
     {"sinks", "output", OPT_STR, O(sinks), "file", 0, 0,
      "where records go: file (OUT/sessions.jsonl), or \"\" for none (a C API callback only)"},
+    /* the Redis sink (output/sink_redis.c), opened beside the file when redis is set */
+    {"redis", "redis", OPT_STR, O(redis), "", 0, 0,
+     "Redis server records also go to: redis://HOST[:PORT][/DB] or unix:/PATH (\"\": none)"},
+    {"redis_key", "redis", OPT_STR, O(redis_key), "smtptap", 0, 0,
+     "the Redis stream, list or channel records go to"},
+    {"redis_mode", "redis", OPT_STR, O(redis_mode), "stream", 0, 0,
+     "stream (XADD key * record JSON), list (RPUSH key JSON) or publish (PUBLISH key JSON)"},
+    {"redis_maxlen", "redis", OPT_INT, O(redis_maxlen), "0", 0, LONG_MAX,
+     "trim the stream to about this many records (XADD MAXLEN ~; 0: no trim)"},
+    {"redis_queue", "redis", OPT_INT, O(redis_queue), "16777216", 0, LONG_MAX,
+     "bytes of records waiting for Redis in memory; the oldest then wait in OUT/redis-spool.jsonl"},
+    {"redis_spool_max", "redis", OPT_INT, O(redis_spool_max), "1073741824", 0, LONG_MAX,
+     "bytes of records waiting in OUT/redis-spool.jsonl; beyond, they are lost (redis_lost)"},
+    {"redis_close_wait", "redis", OPT_INT, O(redis_close_wait), "5", 0, 3600,
+     "seconds the end of a run waits for Redis before it leaves records in the spool"},
     {"store_messages", "output", OPT_BOOL, O(store_messages), "true", 0, 1,
      "write each message as messages/<aa>/<sha256>.eml"},
     {"message_store_max", "output", OPT_INT, O(message_store_max), "1073741824", 0, LONG_MAX,
@@ -180,6 +197,10 @@ static int set_value(smtptap_config *c, const opt *o, const char *v, char *err, 
         }
         *(long *)field = n;
         return 0;
+    }
+    if (!strcmp(o->name, "record_format") && strcmp(v, "smtptap") && strcmp(v, "eve")) {
+        snprintf(err, errlen, "%s: expected smtptap or eve, not '%s'", o->name, v);
+        return -1;
     }
     char *dup = strdup(v);
     if (!dup) {

@@ -12,7 +12,15 @@
 struct smtptap_config {
     /* output */
     char *output_dir;
+    char *record_format; /* smtptap or eve (output/eve.h) */
     char *sinks;
+    char *redis; /* the Redis sink (output/sink_redis.c); "" off */
+    char *redis_key;
+    char *redis_mode;
+    long redis_maxlen;
+    long redis_queue;
+    long redis_spool_max;
+    long redis_close_wait;
     int store_messages;
     long message_store_max;    /* bytes of one message stored; larger: hashed, not stored */
     long attachment_store_max; /* bytes of one attachment stored; larger: hashed, not stored */

@@ -133,6 +133,9 @@ int st_core_pump(struct smtptap *t, st_source *src, int ticks, char *err, size_t
 void st_core_source_done(st_core *c, st_source *src);
 /* The record file's buffer written out, what it gave up counted. */
 void st_core_flush_sink(st_core *c);
+/* A worker's last act on its outputs: the sink closed (the Redis sink
+ * delivers or spools its queue), before its counters are reported. */
+void st_core_close_sink(st_core *c);
 /* Counters of other processes, added to stats.json's. */
 void st_core_add_counters(struct smtptap *t, const st_reasm_counters *rc);
 

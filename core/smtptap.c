@@ -25,6 +25,7 @@
 #include "capture/l2.h"
 #include "capture/source.h"
 #include "core/core.h"
+#include "output/eve.h"
 #include "output/sink.h"
 #include "output/stats.h"
 
@@ -56,21 +57,59 @@ void st_core_reopen(st_core *c)
     given_up(c, n);
 }
 
-void st_core_emit_text(st_core *c, char *line)
+/* One line to the embedding program's callback and the sink (it takes
+ * line); 0 when the sink took it. */
+static int emit_line(st_core *c, char *line)
 {
-    st_core_reopen(c);
     if (line && c->record_fn)
         st_record_deliver(c->record_fn, c->record_arg, line, strlen(line));
     size_t n = line ? st_sink_write(c->sink, line, strlen(line)) : 1;
-    if (n == 0) {
-        c->stats.sessions++;
-    } else {
+    if (n != 0) {
         c->stats.output_errors++; /* this one */
         given_up(c, n - 1);       /* and those lost with it */
     }
+    free(line);
+    return n == 0 ? 0 : -1;
+}
+
+/* record_format = eve: each event of the record is a line of its own. */
+typedef struct {
+    st_core *c;
+    int failed;
+} eve_out;
+
+static void emit_eve(void *arg, char *line)
+{
+    eve_out *e = arg;
+    if (emit_line(e->c, line) != 0)
+        e->failed = 1;
+}
+
+static int is_eve(const st_core *c)
+{
+    return c->cfg->record_format && strcmp(c->cfg->record_format, "eve") == 0;
+}
+
+/* A record is one session in the stats however many lines it makes. */
+void st_core_emit_text(st_core *c, char *line)
+{
+    st_core_reopen(c);
+    int ok;
+    if (line && is_eve(c)) {
+        eve_out e = {c, 0};
+        if (st_eve_text(line, strlen(line), emit_eve, &e) < 0) {
+            (void)emit_line(c, NULL); /* no event could be made of it: an output error */
+            e.failed = 1;
+        }
+        free(line);
+        ok = !e.failed;
+    } else {
+        ok = emit_line(c, line) == 0;
+    }
+    if (ok)
+        c->stats.sessions++;
     if (c->flush_each)
         given_up(c, st_sink_flush(c->sink));
-    free(line);
 }
 
 void st_core_emit(st_core *c, json_t *rec)
@@ -100,7 +139,7 @@ static int sink_name(const char *list, char *name, size_t cap, char *err, size_t
     }
     snprintf(name, cap, "%.*s", (int)n, list + lead);
     if (n && !st_sink_find(name)) {
-        snprintf(err, errlen, "sinks: no output '%s' (there is: file)", name);
+        snprintf(err, errlen, "sinks: no output '%s' (there is: file, redis)", name);
         return -1;
     }
     return 0;
@@ -119,6 +158,12 @@ static int check_paths(const smtptap_config *o, char *err, size_t errlen)
             return -1;
         }
     return 0;
+}
+
+/* A sink's options (output/sink.h), by name, as the analyzers get theirs. */
+static const char *sink_option(void *ctx, const char *name)
+{
+    return smtptap_config_get(ctx, name);
 }
 
 static int open_outputs(smtptap *t, char *err, size_t errlen)
@@ -141,7 +186,8 @@ static int open_outputs(smtptap *t, char *err, size_t errlen)
         return -1;
     if (!*name)
         return 0; /* records to a callback only */
-    st_sink_options so = {.output_dir = c->cfg->output_dir};
+    st_sink_options so = {
+        .output_dir = c->cfg->output_dir, .option = sink_option, .option_ctx = c->cfg};
     c->sink = st_sink_open(name, &so, err, errlen);
     return c->sink ? 0 : -1;
 }
@@ -205,11 +251,23 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
 }
 
 /* Read packets until the source ends, fails or we are stopped. */
+/* A capture from a pipe has nothing more now: the sessions closed and
+ * waiting for their last packets are written, and the records buffered,
+ * so that a quiet pipe (tcpdump -w - | smtptap -r -) does not sit on them. */
+static void input_waits(void *arg)
+{
+    smtptap *t = arg;
+    st_reasm_write_closed();
+    st_core_flush_sink(&t->core);
+}
+
 int st_core_pump(smtptap *t, st_source *src, int ticks, char *err, size_t errlen)
 {
     st_packet pkt;
     int linktype = st_source_linktype(src);
     t->current = src;
+    if (!ticks) /* a worker's pipe waits for the reader, not for the wire */
+        st_source_on_wait(src, input_waits, t);
     for (;;) {
         if (t->stopping)
             break;
@@ -552,6 +610,7 @@ void smtptap_get_stats(const smtptap *t, smtptap_stats *s)
     s->packets = rc->packets;
     s->bytes = rc->bytes;
     s->streams = rc->streams;
+    s->redis_lost += st_sink_redis_lost(); /* this process's; workers' are added in */
 }
 
 void st_core_source_done(st_core *c, st_source *src)
@@ -564,6 +623,16 @@ void st_core_source_done(st_core *c, st_source *src)
 void st_core_flush_sink(st_core *c)
 {
     given_up(c, st_sink_flush(c->sink));
+}
+
+void st_core_close_sink(st_core *c)
+{
+    size_t n = 0;
+    char err[4096 + 512]; /* where (st_sink.where) and why */
+    if (st_sink_close(c->sink, &n, err, sizeof err) != 0)
+        c->stats.output_errors++;
+    c->sink = NULL;
+    given_up(c, n);
 }
 
 void smtptap_flush(smtptap *t)

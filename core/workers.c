@@ -163,7 +163,7 @@ static void worker_run(smtptap *t, st_source *src, int stats_fd)
         st_core_source_done(&t->core, src);
     st_source_close(src);
     st_reasm_flush(); /* every open session written */
-    st_core_flush_sink(&t->core);
+    st_core_close_sink(&t->core);
     report(t, stats_fd);
     _exit(rc != 0);
 }
@@ -234,6 +234,7 @@ static void add_stats(st_core *c, const smtptap_stats *s)
     c->stats.missing_bytes += s->missing_bytes;
     c->stats.pcap_dropped += s->pcap_dropped;
     c->stats.output_errors += s->output_errors;
+    c->stats.redis_lost += s->redis_lost;
 }
 
 /* Every worker's report, as they come; a stop asked of the parent

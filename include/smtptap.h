@@ -223,6 +223,7 @@ typedef struct smtptap_stats {
     uint64_t missing_bytes;   /* skipped in holes */
     uint64_t pcap_dropped;    /* kernel drops (live) */
     uint64_t output_errors;   /* records or files that could not be written */
+    uint64_t redis_lost;      /* records the Redis sink kept neither in Redis nor its spool */
 } smtptap_stats;
 
 void smtptap_get_stats(const smtptap *t, smtptap_stats *s);

@@ -10,7 +10,14 @@
  *
  * Entry points: st_sink_open (by name), st_sink_write, st_sink_flush,
  * st_sink_reopen (logrotate), st_sink_close. st_sink_find looks a sink up
- * without opening it.
+ * without opening it. st_sink_redis_lost counts what the Redis sink could
+ * keep nowhere (stats.json).
+ *
+ * Beside the named sink, st_sink_open opens the "redis" sink when the
+ * redis option is set (a server address): every line then goes to both,
+ * in the same order. Only the named sink's losses are given up lines (the
+ * record is not in the output); the Redis sink counts its own
+ * (st_sink_redis_lost), and st_sink_close fails when it lost any.
  *
  * Whole lines only: a line is taken whole or given up whole, never cut.
  * A sink may buffer lines it has taken; when a buffer cannot be written
@@ -27,8 +34,8 @@
  * is used by one thread. What a line holds is not looked at: it must not
  * contain a newline (not checked).
  *
- * Not handled: retrying lines that were given up, fsync(2), several
- * sinks at once.
+ * Not handled: retrying lines that were given up, fsync(2), more than
+ * the named sink and the Redis one at once.
  */
 #ifndef ST_OUTPUT_SINK_H
 #define ST_OUTPUT_SINK_H
@@ -39,9 +46,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What sinks may need to open; a new sink adds its fields here. */
+/* What sinks may need to open. */
 typedef struct st_sink_options {
     const char *output_dir; /* OUT, made before the sink is opened */
+    /* A sink's own options by name, as text (numbers in decimal), NULL
+     * when there is no such option, as analyzers get theirs; no getter:
+     * every option is unset. */
+    const char *(*option)(void *ctx, const char *name);
+    void *option_ctx;
 } st_sink_options;
 
 typedef struct st_sink_ops {
@@ -66,13 +78,19 @@ typedef struct st_sink_ops {
     int (*close)(void *s, char *err, size_t errlen);
 } st_sink_ops;
 
-extern const st_sink_ops st_sink_file; /* output/sink_file.c: OUT/sessions.jsonl */
+extern const st_sink_ops st_sink_file;  /* output/sink_file.c: OUT/sessions.jsonl */
+extern const st_sink_ops st_sink_redis; /* output/sink_redis.c: a Redis stream, list, channel */
+
+/* Records the Redis sink could neither deliver nor keep in its queue or
+ * spool since the process started (or, in a fork, since the fork). */
+unsigned long long st_sink_redis_lost(void);
 
 /* The sinks, by name; NULL for a name not known. */
 static inline const st_sink_ops *st_sink_find(const char *name)
 {
     static const st_sink_ops *const sinks[] = {
         &st_sink_file,
+        &st_sink_redis,
     };
     for (size_t i = 0; i < sizeof sinks / sizeof *sinks; i++)
         if (strcmp(sinks[i]->name, name) == 0)
@@ -84,12 +102,13 @@ static inline const st_sink_ops *st_sink_find(const char *name)
 typedef struct st_sink {
     const st_sink_ops *ops;
     void *state;
-    int error;        /* errno of the first failure since open, 0 if none */
-    char where[4096]; /* what the sink's errors name */
+    int error;            /* errno of the first failure since open, 0 if none */
+    char where[4096];     /* what the sink's errors name */
+    struct st_sink *also; /* the Redis sink beside it, or NULL */
 } st_sink;
 
-static inline st_sink *st_sink_open(const char *name, const st_sink_options *opt, char *err,
-                                    size_t errlen)
+static inline st_sink *st_sink_open_one(const char *name, const st_sink_options *opt, char *err,
+                                        size_t errlen)
 {
     const st_sink_ops *ops = st_sink_find(name);
     if (!ops) {
@@ -110,6 +129,24 @@ static inline st_sink *st_sink_open(const char *name, const st_sink_options *opt
     return k;
 }
 
+static inline int st_sink_close(st_sink *k, size_t *given_up, char *err, size_t errlen);
+
+/* The sink name, and the Redis one beside it when the redis option names
+ * a server (unless name is "redis" itself). */
+static inline st_sink *st_sink_open(const char *name, const st_sink_options *opt, char *err,
+                                    size_t errlen)
+{
+    st_sink *k = st_sink_open_one(name, opt, err, errlen);
+    const char *redis = opt->option ? opt->option(opt->option_ctx, "redis") : NULL;
+    if (!k || !redis || !*redis || strcmp(name, "redis") == 0)
+        return k;
+    if (!(k->also = st_sink_open_one("redis", opt, err, errlen))) {
+        st_sink_close(k, NULL, NULL, 0);
+        return NULL;
+    }
+    return k;
+}
+
 /* (internal) keeps the first failure */
 static inline size_t st_sink_note(st_sink *k, size_t given_up)
 {
@@ -123,12 +160,16 @@ static inline size_t st_sink_note(st_sink *k, size_t given_up)
  * callback only) takes everything. */
 static inline size_t st_sink_write(st_sink *k, const char *line, size_t len)
 {
+    if (k && k->also) /* it counts its own losses, and close reports them */
+        (void)k->also->ops->write(k->also->state, line, len);
     return k ? st_sink_note(k, k->ops->write(k->state, line, len)) : 0;
 }
 
 /* Lines given up because they could not be delivered; 0 normally. */
 static inline size_t st_sink_flush(st_sink *k)
 {
+    if (k && k->also)
+        (void)k->also->ops->flush(k->also->state);
     return k ? st_sink_note(k, k->ops->flush(k->state)) : 0;
 }
 
@@ -139,11 +180,25 @@ static inline int st_sink_reopen(st_sink *k, size_t *given_up, char *err, size_t
     size_t n = st_sink_flush(k);
     if (given_up)
         *given_up = n;
+    if (k->also)
+        (void)k->also->ops->reopen(k->also->state, err, errlen);
     if (k->ops->reopen(k->state, err, errlen) == 0)
         return 0;
     if (!k->error)
         k->error = errno ? errno : EIO;
     return -1;
+}
+
+/* (internal) closes and frees one handle, flushed: 0, or -1 with err */
+static inline int st_sink_close_one(st_sink *k, char *err, size_t errlen)
+{
+    int rc = k->ops->close(k->state, err, errlen);
+    if (k->error) {
+        snprintf(err, errlen, "%s: %s", k->where, strerror(k->error));
+        rc = -1;
+    }
+    free(k);
+    return rc;
 }
 
 /* Flush, close and free k (NULL is allowed); *given_up as for reopen.
@@ -158,12 +213,12 @@ static inline int st_sink_close(st_sink *k, size_t *given_up, char *err, size_t 
     size_t n = st_sink_flush(k);
     if (given_up)
         *given_up = n;
-    int rc = k->ops->close(k->state, err, errlen);
-    if (k->error) {
-        snprintf(err, errlen, "%s: %s", k->where, strerror(k->error));
+    st_sink *also = k->also;
+    int rc = st_sink_close_one(k, err, errlen);
+    /* after the named sink, which then holds every line: the Redis sink may
+     * wait for its server (redis_close_wait) */
+    if (also && st_sink_close_one(also, rc == 0 ? err : NULL, rc == 0 ? errlen : 0) != 0)
         rc = -1;
-    }
-    free(k);
     return rc;
 }
 

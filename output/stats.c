@@ -36,6 +36,8 @@ int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_coun
         (json_int_t)r->midstream, "unfollowed_packets", (json_int_t)r->unfollowed,
         "unfollowed_bytes", (json_int_t)r->unfollowed_bytes, "evicted_half_open",
         (json_int_t)r->evicted_half_open, "nids_warnings", w);
+    if (j) /* the Redis sink's (output/sink_redis.c), after the rest */
+        json_object_set_new(j, "redis_lost", json_integer((json_int_t)s->redis_lost));
     char tmp[4096 + 8];
     int rc = -1;
     if (j && snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp &&

@@ -152,7 +152,7 @@ static void test_unknown_name(void **state)
     (void)state;
     assert_ptr_equal(st_sink_find("file"), &st_sink_file);
     assert_string_equal(st_sink_file.name, "file");
-    assert_null(st_sink_find("redis"));
+    assert_null(st_sink_find("syslog"));
     assert_null(st_sink_find("File"));
     assert_null(st_sink_find("files"));
     assert_null(st_sink_find(""));
