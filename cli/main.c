@@ -579,21 +579,13 @@ int main(int argc, char **argv)
     if (early == 0 && a.pidfile && write_pidfile(a.pidfile) != 0)
         early = -1; /* another smtptap lives: its file is left as it is */
     smtptap *t = early == 0 ? smtptap_open(c, err, sizeof err) : NULL;
-    if (!t) {
-        if (early == 0)
-            fprintf(stderr, "smtptap: %s\n", err);
+    if (!t && early == 0)
+        fprintf(stderr, "smtptap: %s\n", err);
+    if (!t || become_user(t, &a) != 0) {
+        if (t)
+            smtptap_close(t, err, sizeof err);
         if (early == 0 && a.pidfile)
-            remove(a.pidfile);
-        smtptap_input_close(e.first);
-        smtptap_input_close(e.live);
-        smtptap_config_free(c);
-        free(a.bpf);
-        return 1;
-    }
-    if (become_user(t, &a) != 0) {
-        smtptap_close(t, err, sizeof err);
-        if (a.pidfile)
-            remove(a.pidfile);
+            remove(a.pidfile); /* ours: a pidfile of another smtptap makes early -1 */
         smtptap_input_close(e.first);
         smtptap_input_close(e.live);
         smtptap_config_free(c);

@@ -18,21 +18,25 @@
  * retransmission over another range than an earlier segment's (split or
  * merged differently) is not compared.
  */
+#include <netinet/tcp.h>
 #include <zlib.h>
 
 #include "reassembly/stream.h"
 
-void st_rs_overlap_check(st_rs_stream *rs, int from, uint32_t seq, const uint8_t *p, uint32_t len)
+void st_rs_overlap_check(st_rs_stream *rs, int from, const st_rs_key *k)
 {
     st_rs_seen *s = rs->seen[from];
+    uint32_t seq = k->seq, len = k->len;
     if (!len)
         return;
-    uint32_t crc = (uint32_t)crc32(0L, p, len);
+    uint32_t crc = (uint32_t)crc32(0L, k->payload, len);
     if (st_rs_seq_after(seq + len, st_rs_have(rs->tcp, from))) {
         unsigned i = rs->seen_next[from]++ % ST_RS_SEEN; /* new bytes: remember them */
         s[i].seq = seq;
         s[i].len = len;
         s[i].crc = crc;
+        s[i].ack = k->ack; /* reorder.c: what bytes queued out of order answer */
+        s[i].acks = (k->flags & TH_ACK) != 0;
         return;
     }
     for (unsigned i = 0; i < ST_RS_SEEN; i++) {

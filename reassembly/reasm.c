@@ -371,6 +371,33 @@ static void after_packet(const tcp_key *k)
     st_rs_check_holes(rs);
 }
 
+/* A made-up TCP/IPv4 packet (40 bytes, or 44 with a window scale of 14)
+ * into libnids: src:sport to dst:dport (addresses as on the wire). */
+static void made_up(u_int src, u_int dst, u_short sport, u_short dport, uint32_t seq, uint32_t ack,
+                    uint8_t flags, int wscale)
+{
+    uint8_t p[44] = {0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, IPPROTO_TCP};
+    uint32_t s = htonl(seq), a = htonl(ack);
+    uint16_t sp = htons(sport), dp = htons(dport);
+    size_t len = wscale ? 44 : 40;
+    p[3] = (uint8_t)len;
+    memcpy(p + 12, &src, 4);
+    memcpy(p + 16, &dst, 4);
+    memcpy(p + 20, &sp, 2);
+    memcpy(p + 22, &dp, 2);
+    memcpy(p + 24, &s, 4);
+    memcpy(p + 28, &a, 4);
+    p[32] = (uint8_t)((len - 20) / 4 << 4);
+    p[33] = flags;
+    p[34] = p[35] = 0xFF;
+    if (wscale)
+        memcpy(p + 40, "\x01\x03\x03\x0e", 4); /* NOP, window scale 14 */
+    st_rs.hdr.caplen = st_rs.hdr.len = (bpf_u_int32)len;
+    st_rs.in_nids = 1;
+    nids_pcap_handler(NULL, &st_rs.hdr, p);
+    st_rs.in_nids = 0;
+}
+
 /* A client ACK for a handshake whose SYN-ACK was never seen: the capture
  * holds only the client's side (an asymmetric tap, a one-sided trace).
  * libnids would ignore the whole connection; give it the SYN-ACK that the
@@ -379,24 +406,9 @@ static void fake_synack(struct tcp_stream *a, const tcp_key *k)
 {
     if (a->client.state != TCP_SYN_SENT || a->server.state != TCP_CLOSE)
         return;
-    uint8_t p[44] = {0x45, 0, 0, 44, 0, 0, 0x40, 0, 64, IPPROTO_TCP};
-    uint32_t seq = htonl(k->ack - 1), ack = htonl(a->client.seq);
-    uint16_t sport = htons(k->t.dest), dport = htons(k->t.source);
-    memcpy(p + 12, &k->t.daddr, 4);
-    memcpy(p + 16, &k->t.saddr, 4);
-    memcpy(p + 20, &sport, 2);
-    memcpy(p + 22, &dport, 2);
-    memcpy(p + 24, &seq, 4);
-    memcpy(p + 28, &ack, 4);
-    p[32] = 6 << 4; /* 24-byte header: the window scale option follows */
-    p[33] = TH_SYN | TH_ACK;
-    p[34] = p[35] = 0xFF;
-    memcpy(p + 40, "\x01\x03\x03\x0e", 4); /* NOP, window scale 14 */
     synthesized = a;
-    st_rs.hdr.caplen = st_rs.hdr.len = sizeof p;
-    st_rs.in_nids = 1;
-    nids_pcap_handler(NULL, &st_rs.hdr, p);
-    st_rs.in_nids = 0;
+    made_up(k->t.daddr, k->t.saddr, k->t.dest, k->t.source, k->ack - 1, a->client.seq,
+            TH_SYN | TH_ACK, 1);
     st_rs.counters.one_sided++;
 }
 
@@ -437,23 +449,9 @@ static void fake_final_ack(struct tcp_stream *a, const tcp_key *k, int from)
         (k->flags & (TH_SYN | TH_RST)) ||
         (!k->len && (from != ST_FROM_CLIENT || k->ack == a->server.seq)))
         return;
-    uint8_t p[40] = {0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, IPPROTO_TCP};
-    uint32_t seq = htonl(a->client.seq), ack = htonl(a->server.seq);
-    uint16_t sport = htons(a->addr.source), dport = htons(a->addr.dest);
-    memcpy(p + 12, &a->addr.saddr, 4);
-    memcpy(p + 16, &a->addr.daddr, 4);
-    memcpy(p + 20, &sport, 2);
-    memcpy(p + 22, &dport, 2);
-    memcpy(p + 24, &seq, 4);
-    memcpy(p + 28, &ack, 4);
-    p[32] = 5 << 4;
-    p[33] = TH_ACK;
-    p[34] = p[35] = 0xFF;
     final_ack = a;
-    st_rs.hdr.caplen = st_rs.hdr.len = sizeof p;
-    st_rs.in_nids = 1;
-    nids_pcap_handler(NULL, &st_rs.hdr, p);
-    st_rs.in_nids = 0;
+    made_up(a->addr.saddr, a->addr.daddr, a->addr.source, a->addr.dest, a->client.seq,
+            a->server.seq, TH_ACK, 0);
     final_ack = NULL;
 }
 
@@ -499,7 +497,7 @@ static void before_packet(const tcp_key *k)
     if (k->len)
         st_rs_evict_heard(a->user); /* it carries a dialogue now */
     if (k->len && !(k->flags & (TH_SYN | TH_RST)))
-        st_rs_overlap_check(a->user, from, k->seq, k->payload, k->len);
+        st_rs_overlap_check(a->user, from, k);
     if (k->carries)
         open_window(a, from, k);
 }

@@ -22,10 +22,11 @@
  * stream), st_rs_flush_all (a stream's end), st_rs_held_free.
  *
  * Limits: bytes held per direction are bounded by ooo_limit (plus one
- * segment: the check runs after the packet). The acknowledgement of a
- * segment libnids delivers from its queue is taken to be that of the
- * packet that completed the queue (later, so such bytes may wait longer
- * than they need, never shorter).
+ * segment: the check runs after the packet). The acknowledgement of bytes
+ * libnids delivers from its queue is the highest of the packets that
+ * carried them, among the last ST_RS_SEEN data segments of the direction
+ * (overlap.c keeps them); beyond, that of the packet that completed the
+ * queue.
  *
  * Not handled: one-sided captures (nothing of the other side ever comes:
  * nothing is held); SACK blocks (only the cumulative ACK is read).
@@ -113,11 +114,27 @@ static int flush_other(st_rs_stream *rs, int from)
     return flush_runs(rs, !from, ready(rs, !from));
 }
 
+/* Bytes libnids delivers from its queue when a segment fills the hole
+ * before them were sent after that segment, and acknowledge what their
+ * own packets did (more: overlap.c kept it), not what the filling packet
+ * did: the highest of those over the range [have - n, have). */
+static uint32_t queued_ack(const st_rs_stream *rs, int from, size_t n, uint32_t ack)
+{
+    uint32_t end = st_rs_have(rs->tcp, from), start = end - (uint32_t)n;
+    for (unsigned i = 0; i < ST_RS_SEEN; i++) {
+        const st_rs_seen *s = &rs->seen[from][i];
+        if (s->len && s->acks && st_rs_seq_after(s->seq + s->len, start) &&
+            st_rs_seq_after(end, s->seq) && st_rs_seq_after(s->ack, ack))
+            ack = s->ack;
+    }
+    return ack;
+}
+
 int st_rs_data(st_rs_stream *rs, int from, const uint8_t *p, size_t n)
 {
     st_rs_held *h = &rs->held[from];
     int current = st_rs.cur_tcp == rs->tcp && st_rs.cur_from == from && st_rs.cur_acks;
-    uint32_t ack = current ? st_rs.cur_ack : st_rs_have(rs->tcp, !from);
+    uint32_t ack = current ? queued_ack(rs, from, n, st_rs.cur_ack) : st_rs_have(rs->tcp, !from);
     int ahead = current && !rs->one_sided && st_rs_seq_after(ack, st_rs_have(rs->tcp, !from));
     if (h->len || ahead) {
         if (hold(h, p, n, ahead ? ack : st_rs_have(rs->tcp, !from)) == 0) {

@@ -32,6 +32,8 @@ typedef struct st_rs_held {
 #define ST_RS_SEEN 8
 typedef struct st_rs_seen {
     uint32_t seq, len, crc;
+    uint32_t ack; /* what its packet acknowledged of the other side (0: no ACK flag) */
+    int acks;
 } st_rs_seen;
 
 /* A TCP packet as this layer reads it before libnids sees it (reasm.c). */
@@ -131,7 +133,7 @@ int st_rs_flush_all(st_rs_stream *rs);
 void st_rs_held_free(st_rs_stream *rs);
 
 /* overlap.c: a retransmission compared with the first copy */
-void st_rs_overlap_check(st_rs_stream *rs, int from, uint32_t seq, const uint8_t *p, uint32_t len);
+void st_rs_overlap_check(st_rs_stream *rs, int from, const st_rs_key *k);
 
 /* midstream.c: connections whose handshake was never seen */
 int st_rs_mid_init(const st_reasm_config *cfg);

@@ -31,7 +31,7 @@ static const struct {
     {"SOML", ST_K_OTHER},    {"SAML", ST_K_OTHER},
 };
 
-static int classify(const char *v, size_t n)
+int st_smtp_verb_kind(const char *v, size_t n)
 {
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strlen(verbs[i].verb) == n && strncasecmp(v, verbs[i].verb, n) == 0)
@@ -144,7 +144,7 @@ void st_smtp_enter_data(st_smtp *p)
 static void command(st_smtp *p, const char *line, size_t len)
 {
     size_t vl = strcspn(line, " \t");
-    int kind = classify(line, vl);
+    int kind = st_smtp_verb_kind(line, vl);
     const char *arg = line + vl + strspn(line + vl, " \t");
     if (p->bdat_open && kind != ST_K_BDAT && kind != ST_K_RSET)
         st_smtp_anomaly(p, "bdat_missing_last", NULL);
@@ -173,7 +173,7 @@ void st_smtp_client_line(st_smtp *p)
     st_smtp_line_checks(p, l, ST_DIR_CLIENT);
     if (st_smtp_auth_is_line(p))
         st_smtp_auth_line(p, l->buf, l->len);
-    else if (!l->after_gap || classify(l->buf, strcspn(l->buf, " \t")) >= 0)
+    else if (!l->after_gap || st_smtp_verb_kind(l->buf, strcspn(l->buf, " \t")) >= 0)
         command(p, l->buf, l->len);     /* else: the tail of a line cut by a gap */
     explicit_bzero(l->buf, l->len + 1); /* + the byte a cut line may leave */
 }

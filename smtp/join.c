@@ -95,18 +95,6 @@ struct st_smtp_join {
     int text;       /* no line over ST_SMTP_TEXT_LINE */
 };
 
-static const struct {
-    const char *verb;
-    int kind;
-} verbs[] = {
-    {"HELO", ST_K_HELO},  {"EHLO", ST_K_HELO},         {"LHLO", ST_K_HELO},
-    {"AUTH", ST_K_AUTH},  {"STARTTLS", ST_K_STARTTLS}, {"MAIL", ST_K_MAIL},
-    {"RCPT", ST_K_RCPT},  {"DATA", ST_K_DATA},         {"BDAT", ST_K_BDAT},
-    {"RSET", ST_K_RSET},  {"QUIT", ST_K_QUIT},         {"NOOP", ST_K_OTHER},
-    {"VRFY", ST_K_OTHER}, {"EXPN", ST_K_OTHER},        {"HELP", ST_K_OTHER},
-    {"ETRN", ST_K_OTHER}, {"XCLIENT", ST_K_OTHER},     {"XFORWARD", ST_K_OTHER},
-};
-
 /* ---- events ---------------------------------------------------------------- */
 
 static void watch_fit(st_smtp *p, int kind, const st_smtp_reply *r)
@@ -208,10 +196,8 @@ static int line_kind(const uint8_t *l, size_t n)
         return J_DOT;
     while (vl < n && l[vl] != ' ' && l[vl] != '\t')
         vl++;
-    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-        if (strlen(verbs[i].verb) == vl && strncasecmp((const char *)l, verbs[i].verb, vl) == 0)
-            return verbs[i].kind;
-    return J_OTHER;
+    int kind = st_smtp_verb_kind((const char *)l, vl);
+    return kind < 0 ? J_OTHER : kind;
 }
 
 /* "BDAT" SP size: the octets that follow the line (0 for no size). */

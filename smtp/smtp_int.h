@@ -213,6 +213,8 @@ void st_smtp_reply_line(st_smtp *p, const char *s, size_t len, int after_gap);
 void st_smtp_reply_reset(st_smtp_racc *ra);
 
 /* cmd.c */
+/* The kind (ST_K_*) of a command verb of n bytes, any case; -1: none. */
+int st_smtp_verb_kind(const char *v, size_t n);
 void st_smtp_client_line(st_smtp *p);
 void st_smtp_push(st_smtp *p, int kind, int flags, const char *text, size_t len);
 /* The client side reads DATA content from now on (a DATA command seen,
