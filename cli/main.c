@@ -70,6 +70,8 @@ static void on_signal(int sig)
 {
     if (running && sig == SIGHUP)
         smtptap_reopen(running);
+    else if (running && sig == SIGUSR1)
+        smtptap_stats_now(running);
     else if (running)
         smtptap_stop(running);
 }
@@ -600,6 +602,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     int rc = run(t, &a, &e);
     smtptap_flush(t);
     if (!a.quiet)

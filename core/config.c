@@ -66,6 +66,8 @@ static const opt options[] = {
      "bytes of records waiting in OUT/redis-spool.jsonl; beyond, they are lost (redis_lost)"},
     {"redis_close_wait", "redis", OPT_INT, O(redis_close_wait), "5", 0, 3600,
      "seconds the end of a run waits for Redis before it leaves records in the spool"},
+    {"stats_interval", "output", OPT_INT, O(stats_interval), "60", 0, 86400,
+     "seconds between lines of OUT/stats.jsonl (also at the end and on SIGUSR1; 0: only then)"},
     {"store_messages", "output", OPT_BOOL, O(store_messages), "true", 0, 1,
      "write each message as messages/<aa>/<sha256>.eml"},
     {"message_store_max", "output", OPT_INT, O(message_store_max), "1073741824", 0, LONG_MAX,

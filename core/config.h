@@ -21,6 +21,7 @@ struct smtptap_config {
     long redis_queue;
     long redis_spool_max;
     long redis_close_wait;
+    long stats_interval; /* seconds between stats.jsonl lines; 0: at the end only */
     int store_messages;
     long message_store_max;    /* bytes of one message stored; larger: hashed, not stored */
     long attachment_store_max; /* bytes of one attachment stored; larger: hashed, not stored */

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/time.h>
 
 #include "core/config.h"
 #include "analyze/file.h"
@@ -117,10 +118,20 @@ struct smtptap {
     st_reasm_counters extra; /* the workers' counters (workers.c), added to our own */
     void (*progress_fn)(void *, const smtptap_progress *);
     void *progress_arg;
-    uint64_t files_done;  /* bytes of the capture files read to their end */
-    uint64_t progress_at; /* ms (monotonic) of the last call */
-    unsigned progress_n;  /* frames since the clock was looked at */
+    int worker;                      /* its index in a worker process, -1 otherwise */
+    volatile sig_atomic_t stats_now; /* SIGUSR1: a stats line at the next packet or tick */
+    uint64_t stats_at;               /* ms (monotonic) of the last stats line */
+    unsigned stats_n;                /* packets since the clock was looked at for it */
+    struct timeval started;          /* wall clock at smtptap_open */
+    uint64_t files_done;             /* bytes of the capture files read to their end */
+    uint64_t progress_at;            /* ms (monotonic) of the last call */
+    unsigned progress_n;             /* frames since the clock was looked at */
 };
+
+/* A line in OUT/stats.jsonl when stats_interval has passed or one was
+ * asked for (final: the run's or the worker's last). */
+void st_core_stats_tick(struct smtptap *t);
+void st_core_stats_line(struct smtptap *t, int final);
 
 /* The progress callback, when due (force: a file ended); packets: frames
  * read when the reader does not feed them itself (workers.c), else 0. */

@@ -34,6 +34,8 @@ const char *smtptap_version(void)
     return ST_VERSION;
 }
 
+static uint64_t now_ms(void);
+
 /* Records the sink took and then gave up (a buffer that could not be
  * written out) are errors, not sessions. */
 static void given_up(st_core *c, size_t n)
@@ -220,6 +222,9 @@ smtptap *smtptap_open(const smtptap_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     st_core *c = &t->core;
+    t->worker = -1;
+    gettimeofday(&t->started, NULL);
+    t->stats_at = now_ms();
     st_smtp_limits_default(&c->smtp_limits);
     c->smtp_limits.max_line = (size_t)c->cfg->max_line;
     c->smtp_limits.max_pending = (size_t)c->cfg->max_pending;
@@ -281,12 +286,15 @@ int st_core_pump(smtptap *t, st_source *src, int ticks, char *err, size_t errlen
             st_reasm_packet(&pkt, linktype);
             if (t->progress_fn && ++t->progress_n >= 1024)
                 st_core_progress(t, src, 0, 0);
+            if (++t->stats_n >= 256 || t->stats_now)
+                st_core_stats_tick(t);
             continue;
         }
         if (r == ST_SRC_TIMEOUT) {
             struct timeval now; /* live: packet time is wall time */
             gettimeofday(&now, NULL);
             st_reasm_tick(&now);
+            st_core_stats_tick(t);
             continue;
         }
         if (r == ST_SRC_ERROR) {
@@ -423,6 +431,57 @@ int smtptap_sniff(smtptap *t, const char *ifname, const char *bpf, char *err, si
 {
     smtptap_input *in = smtptap_input_live(t->core.cfg, ifname, err, errlen);
     return smtptap_run_input(t, filtered(in, bpf, err, errlen), err, errlen);
+}
+
+static int write_stats(smtptap *t);
+static void counters(const smtptap *t, st_reasm_counters *rc);
+static uint64_t now_ms(void);
+
+/* Resident memory of this process, from /proc/self/statm (0 if unknown). */
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+void st_core_stats_line(smtptap *t, int final)
+{
+    st_stats_line l = {.worker = t->worker, .final = final, .rss_bytes = rss_bytes()};
+    gettimeofday(&l.now, NULL);
+    l.uptime = (double)(l.now.tv_sec - t->started.tv_sec) +
+               (double)(l.now.tv_usec - t->started.tv_usec) / 1e6;
+    smtptap_stats s;
+    st_reasm_counters rc;
+    smtptap_get_stats(t, &s);
+    counters(t, &rc);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/stats.jsonl", t->core.cfg->output_dir);
+    if (st_stats_append(path, &s, &rc, &l) != 0)
+        t->core.stats.output_errors++;
+    t->stats_at = now_ms();
+}
+
+void st_core_stats_tick(smtptap *t)
+{
+    t->stats_n = 0;
+    long every = t->core.cfg->stats_interval;
+    if (!t->stats_now && (every <= 0 || now_ms() - t->stats_at < (uint64_t)every * 1000))
+        return;
+    t->stats_now = 0;
+    st_core_stats_line(t, 0);
+    if (t->worker < 0 && write_stats(t) != 0) /* the snapshot follows, the run's alone */
+        t->core.stats.output_errors++;
+}
+
+void smtptap_stats_now(smtptap *t)
+{
+    t->stats_now = 1;
 }
 
 void smtptap_on_progress(smtptap *t, void (*fn)(void *arg, const smtptap_progress *p), void *arg)
@@ -666,6 +725,7 @@ int smtptap_close(smtptap *t, char *err, size_t errlen)
     given_up(c, n);
     if (write_stats(t) != 0)
         c->stats.output_errors++;
+    st_core_stats_line(t, 1);
     smtptap_stats st;
     smtptap_get_stats(t, &st);
     if (sink_rc != 0) {

@@ -164,6 +164,7 @@ static void worker_run(smtptap *t, st_source *src, int stats_fd)
     st_source_close(src);
     st_reasm_flush(); /* every open session written */
     st_core_close_sink(&t->core);
+    st_core_stats_line(t, 1); /* this worker's last line in stats.jsonl */
     report(t, stats_fd);
     _exit(rc != 0);
 }
@@ -196,6 +197,7 @@ static int start(smtptap *t, st_worker *w, unsigned i, int data_rd, st_source **
         return -1;
     }
     if (pid == 0) {
+        t->worker = (int)i;
         close(sp[0]);
         close_others(w, i, i); /* the workers started before this one */
         if (w[i].data >= 0)

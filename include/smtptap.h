@@ -179,6 +179,11 @@ typedef struct smtptap_progress {
  * when each file ends. NULL: never. */
 void smtptap_on_progress(smtptap *t, void (*fn)(void *arg, const smtptap_progress *p), void *arg);
 
+/* A line in OUT/stats.jsonl (and stats.json rewritten) at the next packet
+ * or timeout, as every stats_interval seconds does (SIGUSR1).
+ * Async-signal-safe. */
+void smtptap_stats_now(smtptap *t);
+
 /* Ask a running read, sniff or Maildir watch to return. Async-signal-safe. */
 void smtptap_stop(smtptap *t);
 

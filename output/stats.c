@@ -2,14 +2,23 @@
  * stats.c - OUT/stats.json from smtptap_stats and the reassembly counters.
  *
  * Written to stats.json.tmp and renamed over stats.json: a reader (or a
- * run killed while writing) never sees a half-written snapshot.
+ * run killed while writing) never sees a half-written snapshot. The
+ * same object, with the time, is appended as one line to stats.jsonl
+ * (st_stats_append): opened, written in one write, closed, so a rotated
+ * file is simply started again and no line is split.
  */
 #include "output/stats.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_counters *r)
+#include "output/record.h"
+
+static json_t *stats_json(const smtptap_stats *s, const st_reasm_counters *r)
 {
     static const char *warn[10] = {"undefined",    "ip_oversized", "ip_invlist",  "ip_overlap",
                                    "ip_hdr",       "ip_srr",       "tcp_toomuch", "tcp_hdr",
@@ -38,11 +47,44 @@ int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_coun
         (json_int_t)r->evicted_half_open, "nids_warnings", w);
     if (j) /* the Redis sink's (output/sink_redis.c), after the rest */
         json_object_set_new(j, "redis_lost", json_integer((json_int_t)s->redis_lost));
+    return j;
+}
+
+int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_counters *r)
+{
+    json_t *j = stats_json(s, r);
     char tmp[4096 + 8];
     int rc = -1;
     if (j && snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp &&
         json_dump_file(j, tmp, JSON_INDENT(2)) == 0)
         rc = rename(tmp, path) == 0 ? 0 : (remove(tmp), -1);
     json_decref(j);
+    return rc;
+}
+
+int st_stats_append(const char *path, const smtptap_stats *s, const st_reasm_counters *r,
+                    const st_stats_line *l)
+{
+    json_t *j = stats_json(s, r);
+    char ts[40];
+    st_format_time(&l->now, ts, sizeof ts);
+    if (j) {
+        json_object_set_new(j, "timestamp", json_string(ts));
+        json_object_set_new(j, "uptime", json_real(l->uptime));
+        json_object_set_new(j, "rss_bytes", json_integer((json_int_t)l->rss_bytes));
+        json_object_set_new(j, "worker", l->worker < 0 ? json_null() : json_integer(l->worker));
+        json_object_set_new(j, "final", json_boolean(l->final));
+    }
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return -1;
+    size_t n = strlen(text);
+    text[n] = '\n'; /* the NUL goes: one write of the whole line */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int rc = fd >= 0 && write(fd, text, n + 1) == (ssize_t)(n + 1) ? 0 : -1;
+    if (fd >= 0 && close(fd) != 0)
+        rc = -1;
+    free(text);
     return rc;
 }

@@ -12,10 +12,25 @@
 #ifndef ST_OUTPUT_STATS_H
 #define ST_OUTPUT_STATS_H
 
+#include <sys/time.h>
+
 #include "reassembly/reasm.h"
 #include "smtptap.h"
 
 /* Writes path (created or truncated); 0 or -1. */
 int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_counters *r);
+
+/* What a stats.jsonl line adds to the stats.json object. */
+typedef struct st_stats_line {
+    struct timeval now; /* wall clock */
+    double uptime;      /* seconds since the run began */
+    uint64_t rss_bytes; /* resident memory of this process */
+    int worker;         /* its worker (workers option), -1: the run as a whole */
+    int final;          /* the last line of the run (or of the worker) */
+} st_stats_line;
+
+/* Appends one line to path (stats.jsonl); 0 or -1. */
+int st_stats_append(const char *path, const smtptap_stats *s, const st_reasm_counters *r,
+                    const st_stats_line *l);
 
 #endif

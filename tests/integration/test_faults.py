@@ -409,6 +409,52 @@ class Rotate(unittest.TestCase):
             shutil.rmtree(d)
 
 
+class StatsLines(unittest.TestCase):
+    """OUT/stats.jsonl (issue 11): a line every stats_interval seconds, one on SIGUSR1 and a
+    final one, each the stats.json object with the time; the last equals stats.json. Truth:
+    the clock of the test, the signal it sent, the file smtptap wrote at the end."""
+
+    def test_interval_signal_and_final_line(self):
+        import signal
+        import time
+        cap = os.path.join(PCAPS, "smtp-big.pcap")
+        with open(cap, "rb") as f:
+            data = f.read()
+        d = tempfile.mkdtemp(prefix="smtptap-stats-")
+        try:
+            out, fifo = os.path.join(d, "out"), os.path.join(d, "cap.fifo")
+            os.mkfifo(fifo)
+            p = subprocess.Popen([BIN, "-q", "--stats-interval", "1", "-o", out, "-r", fifo],
+                                 env=ENV, stderr=subprocess.PIPE)
+            lines = os.path.join(out, "stats.jsonl")
+            with open(fifo, "wb", buffering=0) as w:
+                step = len(data) // 8
+                for i in range(0, len(data), step):  # 8 pieces over about 2.4 s
+                    w.write(data[i:i + step])
+                    time.sleep(0.3)
+                    if i == 4 * step:
+                        p.send_signal(signal.SIGUSR1)
+            _, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+            got = whole_lines(lines)
+            self.assertGreaterEqual(len(got), 3, got)
+            self.assertEqual([g["final"] for g in got], [False] * (len(got) - 1) + [True])
+            self.assertTrue(all(g["worker"] is None for g in got))
+            stamps = [g["timestamp"] for g in got]
+            self.assertEqual(stamps, sorted(stamps))
+            packets = [g["packets"] for g in got]
+            self.assertEqual(packets, sorted(packets))
+            self.assertTrue(all(g["rss_bytes"] > 0 for g in got))
+            with open(os.path.join(out, "stats.json")) as f:
+                snap = json.load(f)
+            last = dict(got[-1])
+            for k in ("timestamp", "uptime", "rss_bytes", "worker", "final"):
+                del last[k]
+            self.assertEqual(last, snap)
+        finally:
+            shutil.rmtree(d)
+
+
 class StandardInput(unittest.TestCase):
     """-r - reads a capture from standard input (tcpdump -w - | smtptap -r -), plain or
     gzip: the records equal those of -r FILE. Truth: the same run on the file."""

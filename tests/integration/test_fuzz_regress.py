@@ -442,7 +442,10 @@ class FuzzRegress(unittest.TestCase):
                     self.assertLessEqual(r["bytes"][k] + r["missing_bytes"][k],
                                          convs[i][1][d] + fin,
                                          "%s %s: more bytes than sent" % (files[i], k))
-                    if kind == "clean" and r["close"] != "timeout" and not (sides == 1 and d):
+                    # a record picked up mid-stream (after an idle timeout closed the first
+                    # one) knows nothing before it
+                    if (kind == "clean" and r["close"] != "timeout" and not (sides == 1 and d)
+                            and not r.get("midstream")):
                         self.assertEqual((r["bytes"][k], r["missing_bytes"][k]),
                                          (convs[i][1][d], 0),
                                          "%s %s: the clean run lost bytes" % (files[i], k))
