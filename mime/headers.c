@@ -27,10 +27,12 @@
  * at most max_line bytes at a time, for its empty line or a boundary
  * (header_too_large), and the fields that matter (From, To, Cc, Reply-To,
  * Subject, Date, Message-ID, In-Reply-To, MIME-Version, Content-*) are
- * still read wherever they stand, up to ST_MIME_KEEP_OVER more bytes: a
+ * still read wherever they stand, up to ST_MIME_KEEP_OVER more bytes
+ * (Received ones, for the path, up to ST_MIME_KEEP_RECV more, apart): a
  * padded block (60 KB of Received lines) must not hide whom a message is
- * for or what its parts are; max_headers fields get HEADER events (later ones are
- * still interpreted: too_many_headers). The buffer grows by doubling up to
+ * for or what its parts are; max_headers fields get HEADER events (later
+ * ones are still interpreted: too_many_headers), and ST_MIME_KEEP_FIELDS
+ * more of the fields that matter do. The buffer grows by doubling up to
  * hb_max and is given back at the end of every block.
  *
  * How it fails: never. Out of memory is handled like a full block (anomaly
@@ -107,13 +109,15 @@ static int blank(uint8_t c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+static int matters(const uint8_t *l, size_t n);
+
 /* Room for one more field in fld (at most max_headers); 0 when out of
  * memory (anomaly: the field is dropped). */
 static int fld_grow(st_mime *p, struct frame *f)
 {
     size_t cap = p->fld_cap ? p->fld_cap * 2 : 8;
-    if (cap > p->lim.max_headers)
-        cap = p->lim.max_headers;
+    if (cap > p->lim.max_headers + ST_MIME_KEEP_FIELDS)
+        cap = p->lim.max_headers + ST_MIME_KEEP_FIELDS;
     struct hfield *q = realloc(p->fld, cap * sizeof *q);
     if (!q) {
         st_mime_anomaly(p, f, "out_of_memory", "header field dropped");
@@ -142,6 +146,7 @@ static void field_done(st_mime *p, unsigned k)
         p->hb_len = p->field_start;
         return;
     }
+    int kind = matters(s, len); /* before the name is cut off with a NUL */
     for (size_t j = 0; j < nl; j++)
         if (s[j] >= 'A' && s[j] <= 'Z')
             s[j] = (uint8_t)(s[j] + 32);
@@ -158,8 +163,11 @@ static void field_done(st_mime *p, unsigned k)
             f->pub.flags |= ST_MIME_PF_TOO_MANY_HEADERS;
             st_mime_anomaly_n(p, f, "too_many_headers", "more than %llu", p->lim.max_headers);
         }
-        p->hb_len = p->field_start;
-        return;
+        /* padding with fields must not hide whom the message is for either */
+        if (kind != 1 || p->nfld >= p->lim.max_headers + ST_MIME_KEEP_FIELDS) {
+            p->hb_len = p->field_start;
+            return;
+        }
     }
     if (p->nfld == p->fld_cap && !fld_grow(p, f)) {
         p->hb_len = p->field_start;
@@ -337,27 +345,33 @@ static void body_from_line(st_mime *p, unsigned k, const uint8_t *l, size_t n, i
 
 /* Past the cap, the fields that say whom a message is for and what its
  * parts are are still read. */
+/* 1 for a field that matters (who the message is for, what its parts
+ * are), 2 for Received (the path), 0 for any other. */
 static int matters(const uint8_t *l, size_t n)
 {
-    static const char *const names[] = {"from",         "to",      "cc",         "reply-to",
-                                        "subject",      "date",    "message-id", "in-reply-to",
-                                        "mime-version", "content-"};
+    static const char *const names[] = {"from",         "to",       "cc",         "reply-to",
+                                        "subject",      "date",     "message-id", "in-reply-to",
+                                        "mime-version", "content-", "received"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         size_t nl = strlen(names[i]);
         if (n > nl && strncasecmp((const char *)l, names[i], nl) == 0 &&
             (names[i][nl - 1] == '-' || l[nl] == ':' || l[nl] == ' ' || l[nl] == '\t'))
-            return 1;
+            return i + 1 == sizeof names / sizeof *names ? 2 : 1;
     }
     return 0;
 }
 
-/* A line past the cap that is kept, as a field or its continuation; 0
- * when the budget for them is spent. */
-static int keep_over(st_mime *p, size_t n)
+/* A line past the cap that is kept, as a field of this kind or its
+ * continuation; 0 when the budget for them is spent. Received lines have
+ * a budget of their own: padding made of them must not spend the one of
+ * the fields that say whom the message is for. */
+static int keep_over(st_mime *p, size_t n, int kind)
 {
-    if (p->kept_over + n + 1 > ST_MIME_KEEP_OVER)
+    size_t *used = kind == 2 ? &p->kept_recv : &p->kept_over;
+    size_t cap = kind == 2 ? ST_MIME_KEEP_RECV : ST_MIME_KEEP_OVER;
+    if (!kind || *used + n + 1 > cap)
         return 0;
-    p->kept_over += n + 1;
+    *used += n + 1;
     return 1;
 }
 
@@ -368,7 +382,7 @@ static void discarded_line_end(st_mime *p, unsigned k, const uint8_t *l, size_t 
 {
     unsigned fi;
     int m;
-    if (!p->dlong && n && p->cont && p->field_open && keep_over(p, n))
+    if (!p->dlong && n && p->cont && p->field_open && keep_over(p, n, p->over_kind))
         return; /* a continuation of a field kept: it stays in hb */
     p->hb_len = p->line_start;
     if (p->dlong) {
@@ -380,10 +394,11 @@ static void discarded_line_end(st_mime *p, unsigned k, const uint8_t *l, size_t 
         end_headers(p, k, p->lv[k]->off);
     } else if ((m = st_mime_match_line(p, k, l, n, &fi))) {
         headers_boundary(p, k, fi, m);
-    } else if (!p->cont && is_header_line(l, n) && matters(l, n) && keep_over(p, n)) {
+    } else if (!p->cont && is_header_line(l, n) && keep_over(p, n, matters(l, n))) {
         p->hb_len = p->line_start + n; /* kept: field_done at the next field or the end */
         p->field_start = p->line_start;
         p->field_open = 1;
+        p->over_kind = matters(l, n);
     }
 }
 

@@ -122,13 +122,17 @@ struct st_mime {
     /* the header block in progress (innermost level) */
     uint8_t *hb;
     size_t hb_len, hb_cap, hb_max;
-#define ST_MIME_KEEP_OVER 65536 /* fields that matter, kept past the header cap */
+#define ST_MIME_KEEP_OVER   65536 /* fields that matter, kept past the header cap */
+#define ST_MIME_KEEP_RECV   32768 /* Received fields kept past it (the path), apart */
+#define ST_MIME_KEEP_FIELDS 2048  /* fields that matter kept past max_headers */
     struct hfield *fld;
     size_t nfld, fld_cap;
     size_t field_start, line_start;
     uint64_t line_off, hdr_total;
     int at_bol, cont, field_open, discard, dlong, skip_line;
     size_t kept_over; /* bytes of fields kept past max_header_bytes (ST_MIME_KEEP_OVER) */
+    size_t kept_recv; /* of Received fields kept past it (ST_MIME_KEEP_RECV) */
+    int over_kind;    /* the open field kept past the cap: 1 one that matters, 2 Received */
 
     size_t nparts;
     unsigned next_id;

@@ -92,8 +92,8 @@ st_mime *st_mime_new(const st_mime_limits *lim, st_mime_event_fn fn, void *ctx)
     p->ctx = ctx;
     p->fr_cap = p->lim.max_depth + 1;
     p->lv_cap = p->lim.max_msg_depth + 1;
-    p->hb_max =
-        p->lim.max_header_bytes + p->lim.max_headers + p->lim.max_line + 64 + ST_MIME_KEEP_OVER;
+    p->hb_max = p->lim.max_header_bytes + p->lim.max_headers + p->lim.max_line + 64 +
+                ST_MIME_KEEP_OVER + ST_MIME_KEEP_RECV + ST_MIME_KEEP_FIELDS;
     if (!st_mime_ensure_level(p, 0) || !st_mime_ensure_frame(p)) {
         st_mime_free(p);
         return NULL;

@@ -355,11 +355,6 @@ ALIGN = {
 
 # Cases whose group of facts fails until another open issue is done.
 XFAIL = {
-    # expected to fail until issue 10 (limits never hide)
-    ("zeek/smtp-many-addresses", "content"): (
-        "issue 10 (a header block over its cap loses to/cc): the header block is over 65536 bytes "
-        "(header_too_large) and to, cc come out empty where Zeek counts more than 500 of each; "
-        "the Received path stops at 493 addresses (+2 endpoints) where Zeek's passes 500"),
 }
 
 

@@ -918,7 +918,9 @@ static void too_many_headers(void **st)
         sb_fmt(&m, "X-H%d: v\r\n", i);
     sb_str(&m, "Content-Type: text/html\r\n\r\nbody");
     coll *c = run_cuts(m.b, m.len, NULL, 0, NULL, 0);
-    assert_int_equal(c->nheader, 1000);
+    /* 1000 fields, and past them the Content-Type: a field that matters is
+     * reported however many came before it (padding hides nothing) */
+    assert_int_equal(c->nheader, 1001);
     assert_true(has_anomaly(c, "too_many_headers"));
     body_is(c, "1", "text/html", "body");
     coll_free(c);
