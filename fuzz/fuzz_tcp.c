@@ -831,7 +831,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *clean = run(&cv, 0, 1, pre ? p2 : NULL, NULL);
         if (getenv("FUZZ_TCP_VERBOSE"))
             fprintf(stderr, "clean:\n%smangled:\n%s", clean, mangled);
-        FZ_CHECK(!strcmp(clean, mangled),
+        /* A conversation silent past idle_timeout is closed and its next packet
+         * picked up mid-stream; a duplicate or a reordering moves which packet
+         * that is, so such runs (their records say midstream) are not compared. */
+        int picked = strstr(clean, "\"midstream\":true") || strstr(mangled, "\"midstream\":true");
+        FZ_CHECK(picked || !strcmp(clean, mangled),
                  "differential: the records differ from the clean run's\nclean:\n%smangled:\n%s",
                  clean, mangled);
         free(clean);

@@ -452,6 +452,11 @@ class FuzzRegress(unittest.TestCase):
                 by_port.setdefault((kind, i), []).append(
                     json.dumps(without(r, "packets", "ts_end"), sort_keys=True))
         for i in clean:
+            # a conversation silent past idle_timeout is picked up mid-stream at its next
+            # packet, which a duplicate or a reordering moves: such runs are not compared
+            runs = by_port.get(("mangled", i), []) + by_port.get(("clean", i), [])
+            if any('"midstream": true' in r for r in runs):
+                continue
             self.assertEqual(by_port.get(("mangled", i)), by_port.get(("clean", i)),
                              "%s: reordered and duplicated, not the clean run's records"
                              % os.path.relpath(files[i], ROOT))
