@@ -147,6 +147,8 @@ void st_core_flush_sink(st_core *c);
 /* A worker's last act on its outputs: the sink closed (the Redis sink
  * delivers or spools its queue), before its counters are reported. */
 void st_core_close_sink(st_core *c);
+/* to += from, counter by counter. */
+void st_core_sum_counters(st_reasm_counters *to, const st_reasm_counters *from);
 /* Counters of other processes, added to stats.json's. */
 void st_core_add_counters(struct smtptap *t, const st_reasm_counters *rc);
 

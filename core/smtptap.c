@@ -639,22 +639,25 @@ void smtptap_stop(smtptap *t)
         st_source_breakloop(src);
 }
 
+void st_core_sum_counters(st_reasm_counters *to, const st_reasm_counters *from)
+{
+    _Static_assert(sizeof *to % sizeof(uint64_t) == 0, "counters are uint64_t only");
+    uint64_t *a = (uint64_t *)to;
+    const uint64_t *b = (const uint64_t *)from;
+    for (size_t i = 0; i < sizeof *to / sizeof(uint64_t); i++)
+        a[i] += b[i];
+}
+
 void st_core_add_counters(smtptap *t, const st_reasm_counters *rc)
 {
-    uint64_t *a = (uint64_t *)&t->extra;
-    const uint64_t *b = (const uint64_t *)rc;
-    for (size_t i = 0; i < sizeof *rc / sizeof(uint64_t); i++)
-        a[i] += b[i];
+    st_core_sum_counters(&t->extra, rc);
 }
 
 /* Ours and the workers'. */
 static void counters(const smtptap *t, st_reasm_counters *rc)
 {
     *rc = t->extra;
-    const uint64_t *b = (const uint64_t *)st_reasm_get_counters();
-    uint64_t *a = (uint64_t *)rc;
-    for (size_t i = 0; i < sizeof *rc / sizeof(uint64_t); i++)
-        a[i] += b[i];
+    st_core_sum_counters(rc, st_reasm_get_counters());
 }
 
 void smtptap_get_stats(const smtptap *t, smtptap_stats *s)

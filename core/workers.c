@@ -81,27 +81,31 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-static void flush_worker(st_worker *w)
+/* To the worker's pipe; a worker gone (EPIPE) has its share dropped. */
+static void send_worker(st_worker *w, const void *p, size_t n)
 {
-    if (w->used && w->data >= 0 && write_all(w->data, w->buf, w->used) != 0) {
-        close(w->data); /* the worker is gone (EPIPE): its share is dropped */
+    if (n && w->data >= 0 && write_all(w->data, p, n) != 0) {
+        close(w->data);
         w->data = -1;
     }
+}
+
+static void flush_worker(st_worker *w)
+{
+    send_worker(w, w->buf, w->used);
     w->used = 0;
 }
 
 static void put(st_worker *w, const void *p, size_t n)
 {
-    if (n == 0)
-        return;
     if (w->used + n > sizeof w->buf)
         flush_worker(w);
     if (n > sizeof w->buf) {
-        if (w->data >= 0 && write_all(w->data, p, n) != 0)
-            w->data = -1;
+        send_worker(w, p, n); /* a frame larger than the buffer goes as it is */
         return;
     }
-    memcpy(w->buf + w->used, p, n);
+    if (n)
+        memcpy(w->buf + w->used, p, n);
     w->used += n;
 }
 
@@ -218,15 +222,6 @@ static int start(smtptap *t, st_worker *w, unsigned i, int data_rd, st_source **
     return 0;
 }
 
-static void add_counters(st_reasm_counters *to, const st_reasm_counters *from)
-{
-    _Static_assert(sizeof *to % sizeof(uint64_t) == 0, "counters are uint64_t only");
-    uint64_t *a = (uint64_t *)to;
-    const uint64_t *b = (const uint64_t *)from;
-    for (size_t i = 0; i < sizeof *to / sizeof(uint64_t); i++)
-        a[i] += b[i];
-}
-
 static void add_stats(st_core *c, const smtptap_stats *s)
 {
     c->stats.sessions += s->sessions;
@@ -287,7 +282,7 @@ static int finish(smtptap *t, st_worker *w, unsigned n, st_reasm_counters *sum, 
             ;
         if (got[i]) {
             add_stats(&t->core, &rep[i].stats);
-            add_counters(sum, &rep[i].rc);
+            st_core_sum_counters(sum, &rep[i].rc);
         }
         if (rc != 0)
             continue;

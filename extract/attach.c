@@ -227,31 +227,50 @@ void st_x_entry_write(st_extract *x, st_xattach *a, const uint8_t *d, size_t n)
         x->files.write(a->file, d, n);
 }
 
+int st_x_complete(const st_extract *x, uint64_t missing)
+{
+    return missing == 0 && !(x->cut && x->finishing);
+}
+
+void st_x_file_close(st_extract *x, void *file, int complete, const char *mime_path)
+{
+    if (!file)
+        return;
+    if (!complete && x->files.partial)
+        x->files.partial(file); /* never under the name of a whole object */
+    int err = x->files.close(file);
+    if (err)
+        st_x_anomaly(x, "store_error", strerror(err), strlen(strerror(err)), mime_path);
+}
+
 void st_x_entry_close(st_extract *x, st_xattach *a)
 {
-    a->complete = a->missing == 0 && !(x->cut && x->finishing);
-    if (!a->complete && a->file && x->files.partial)
-        x->files.partial(a->file);
-    int err = a->file ? x->files.close(a->file) : 0;
+    a->complete = st_x_complete(x, a->missing);
     a->closed = 1;
-    if (err)
-        st_x_anomaly(x, "store_error", strerror(err), strlen(strerror(err)), a->mime_path.s);
+    st_x_file_close(x, a->file, a->complete, a->mime_path.s);
+}
+
+int st_x_stack_room(void **stack, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    if (*cap >= ST_X_OPEN_MAX)
+        return -1;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *o = realloc(*stack, ncap * elem);
+    if (!o)
+        return -1;
+    *stack = o;
+    *cap = ncap;
+    return 0;
 }
 
 /* ---------------------------------------------------- open attachments */
 
 static int open_push(st_extract *x, unsigned id, size_t entry)
 {
-    if (x->nopen == x->opencap) {
-        if (x->opencap >= ST_X_OPEN_MAX)
-            return -1;
-        size_t cap = x->opencap ? x->opencap * 2 : 4;
-        st_x_open *o = realloc(x->open, cap * sizeof *o);
-        if (!o)
-            return -1;
-        x->open = o;
-        x->opencap = cap;
-    }
+    if (st_x_stack_room((void **)&x->open, x->nopen, &x->opencap, sizeof *x->open) != 0)
+        return -1;
     x->open[x->nopen].part_id = id;
     x->open[x->nopen].entry = entry;
     x->nopen++;

@@ -153,6 +153,13 @@ st_xattach *st_x_entry_add(st_extract *x, st_xattach *a, size_t *index);
 void st_x_entry_write(st_extract *x, st_xattach *a, const uint8_t *d, size_t n);
 /* All bytes seen: the file object is closed (one not kept: store_error). */
 void st_x_entry_close(st_extract *x, st_xattach *a);
+/* A part's bytes were all seen: none missing, the message not cut off. */
+int st_x_complete(const st_extract *x, uint64_t missing);
+/* A file object closed, moved apart first when it is not complete. */
+void st_x_file_close(st_extract *x, void *file, int complete, const char *mime_path);
+/* Room for one more entry in a stack of open entities (at most
+ * ST_X_OPEN_MAX): -1 when there is none. */
+int st_x_stack_room(void **stack, size_t n, size_t *cap, size_t elem);
 /* The file name of p (Content-Disposition filename, else Content-Type
  * name, decoded and cleaned; anomalies suspicious_filename and
  * filename_mismatch); absent when none. */

@@ -32,16 +32,8 @@
 
 static int popen_push(st_extract *x, const st_mime_part *p, size_t entry)
 {
-    if (x->npopen == x->popencap) {
-        if (x->popencap >= ST_X_OPEN_MAX)
-            return -1;
-        size_t cap = x->popencap ? x->popencap * 2 : 4;
-        st_x_popen *o = realloc(x->popen, cap * sizeof *o);
-        if (!o)
-            return -1;
-        x->popen = o;
-        x->popencap = cap;
-    }
+    if (st_x_stack_room((void **)&x->popen, x->npopen, &x->popencap, sizeof *x->popen) != 0)
+        return -1;
     x->popen[x->npopen].part_id = p->id;
     x->popen[x->npopen].kind = p->kind;
     x->popen[x->npopen].entry = entry;
@@ -174,14 +166,8 @@ void st_x_part_end(st_extract *x, const st_mime_part *p)
     e->size = p->decoded_size;
     e->missing = p->missing;
     e->closed = 1;
-    e->complete = e->missing == 0 && !(x->cut && x->finishing);
-    if (!e->file)
-        return;
-    if (!e->complete && x->files.partial)
-        x->files.partial(e->file);
-    int err = x->files.close(e->file);
-    if (err)
-        st_x_anomaly(x, "store_error", strerror(err), strlen(strerror(err)), e->mime_path.s);
+    e->complete = st_x_complete(x, e->missing);
+    st_x_file_close(x, e->file, e->complete, e->mime_path.s);
 }
 
 void st_x_parts_free(st_extract *x)

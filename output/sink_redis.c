@@ -103,8 +103,9 @@ typedef struct rlist {
 } rlist;
 
 typedef struct spool {
-    int fd;          /* -1 until needed */
-    off_t head, end; /* the lines waiting: [head, end) */
+    int fd;                  /* -1 until needed */
+    off_t head, end;         /* the lines waiting: [head, end) */
+    unsigned long long torn; /* torn last lines cut when it was opened late, not counted yet */
     char path[ST_REDIS_PATH];
 } spool;
 
@@ -419,7 +420,7 @@ static int spool_load(spool *s, unsigned long long *torn)
 /* Appends whole lines; on failure the file is as it was (errno set). */
 static int spool_append(spool *s, struct iovec *iov, int cnt, size_t bytes, off_t cap)
 {
-    if (s->fd < 0 && spool_load(s, &(unsigned long long){0}) != 0)
+    if (s->fd < 0 && spool_load(s, &s->torn) != 0)
         return -1;
     if (s->end - s->head + (off_t)bytes > cap) {
         errno = ENOBUFS; /* redis_spool_max: not the disk */
@@ -461,6 +462,7 @@ static int spool_adopt(spool *s, const char *path, unsigned long long *torn)
     spool o = {.fd = -1};
     snprintf(o.path, sizeof o.path, "%s", path);
     int rc = spool_load(&o, torn);
+    off_t start = s->end;
     char buf[65536];
     for (off_t at = o.head; rc == 0 && at < o.end;) {
         size_t k = o.end - at < (off_t)sizeof buf ? (size_t)(o.end - at) : sizeof buf;
@@ -469,6 +471,10 @@ static int spool_adopt(spool *s, const char *path, unsigned long long *torn)
             rc = -1;
         else
             s->end += (off_t)k, at += (off_t)k;
+    }
+    if (rc != 0 && s->end != start) { /* none of it, rather than a line cut: the file stays */
+        (void)!ftruncate(s->fd, start);
+        s->end = start;
     }
     if (o.fd >= 0)
         close(o.fd);
@@ -510,6 +516,17 @@ static void lose(redis_sink *r, unsigned long long n)
     atomic_fetch_add(&g_lost, n);
 }
 
+/* spool_append to r's spool, counting the torn line an opening found. */
+static int spool_add(redis_sink *r, struct iovec *iov, int cnt, size_t bytes)
+{
+    int rc = spool_append(&r->sp, iov, cnt, bytes, r->conf.spool_max);
+    if (r->sp.torn) {
+        lose(r, r->sp.torn);
+        r->sp.torn = 0;
+    }
+    return rc;
+}
+
 static int has_work(const redis_sink *r)
 {
     return r->retry.n || r->sp.end > r->sp.head || r->q.n;
@@ -529,7 +546,7 @@ static int spill(redis_sink *r, size_t need)
         iov[cnt++] = (struct iovec){x->data, x->len};
         bytes += x->len;
     }
-    if (cnt == 0 || spool_append(&r->sp, iov, cnt, bytes, r->conf.spool_max) != 0)
+    if (cnt == 0 || spool_add(r, iov, cnt, bytes) != 0)
         return -1;
     while (cnt-- > 0)
         free(list_pop(&r->q));
@@ -868,7 +885,7 @@ static void fork_child(void)
         if (r->sp.fd >= 0)
             close(r->sp.fd);
         list_free(&r->q);
-        r->retry = (rlist){0};
+        list_free(&r->retry); /* the parent sends those; fork_prepare held mu: whole */
         r->ctx = NULL;
         r->sbuf = NULL;
         r->scap = 0;
@@ -969,7 +986,7 @@ static size_t redis_write(void *s, const char *line, size_t len)
         /* memory is full of lines the spool would not take, or empty:
          * then this one goes to the spool's end, after the older ones */
         struct iovec v[2] = {{(void *)line, len}, {"\n", 1}};
-        if (r->q.n || spool_append(&r->sp, v, 2, need, r->conf.spool_max) != 0) {
+        if (r->q.n || spool_add(r, v, 2, need) != 0) {
             errno = r->q.n ? ENOBUFS : errno;
             lose(r, lost = 1);
         }

@@ -94,26 +94,11 @@ void st_rs_evict_free(void)
 
 /* MurmurHash3's finaliser over the 4-tuple: the addresses' low bits
  * (their first octets) hardly vary. */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ x >> 33;
-}
-
 static uint32_t *chain_of(const struct tuple4 *t)
 {
-    uint64_t h =
-        mix(mix((uint64_t)t->saddr << 32 | t->daddr) ^ ((uint64_t)t->source << 16 | t->dest));
+    uint64_t h = st_rs_mix64(st_rs_mix64((uint64_t)t->saddr << 32 | t->daddr) ^
+                             ((uint64_t)t->source << 16 | t->dest));
     return &heads[h & (nheads - 1)];
-}
-
-static int same(const struct tuple4 *a, const struct tuple4 *b)
-{
-    return a->saddr == b->saddr && a->daddr == b->daddr && a->source == b->source &&
-           a->dest == b->dest;
 }
 
 static void half_del(const struct tuple4 *t)
@@ -121,7 +106,7 @@ static void half_del(const struct tuple4 *t)
     if (!pool)
         return;
     uint32_t *link = chain_of(t);
-    while (*link && !same(&pool[*link].t, t))
+    while (*link && !st_rs_tuple_eq(&pool[*link].t, t))
         link = &pool[*link].hnext;
     uint32_t i = *link;
     if (!i)
@@ -267,4 +252,16 @@ void st_rs_make_room(void)
             return;
         evict_stream(rs);
     }
+}
+
+int st_rs_make_room_cheap(void)
+{
+    while (pool && st_rs.n_streams + n_half >= cap) {
+        if (evict_half())
+            continue;
+        if (!st_rs.quiet_head)
+            return -1; /* only dialogues left: none is given up for a guess */
+        evict_stream(st_rs.quiet_head);
+    }
+    return 0;
 }

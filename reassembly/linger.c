@@ -43,19 +43,17 @@ static lingerer ring[ST_RS_LINGER_MAX];
 static unsigned head, count;
 static lingerer *slot[ST_RS_LINGER_SLOTS];
 
+/* Both directions of a connection hash alike. */
 static unsigned hash(const struct tuple4 *t)
 {
-    uint32_t a = t->saddr ^ t->daddr, p = (uint32_t)(t->source ^ t->dest);
-    uint32_t h = (a * 2654435761u) ^ (p * 40503u);
-    return (h ^ h >> 15) & (ST_RS_LINGER_SLOTS - 1);
+    uint64_t a = t->saddr ^ t->daddr, p = (uint64_t)(t->source ^ t->dest);
+    return (unsigned)(st_rs_mix64(a << 16 | p) & (ST_RS_LINGER_SLOTS - 1));
 }
 
 static int same(const struct tuple4 *a, const struct tuple4 *b)
 {
-    return (a->saddr == b->saddr && a->daddr == b->daddr && a->source == b->source &&
-            a->dest == b->dest) ||
-           (a->saddr == b->daddr && a->daddr == b->saddr && a->source == b->dest &&
-            a->dest == b->source);
+    struct tuple4 r = {b->dest, b->source, b->daddr, b->saddr};
+    return st_rs_tuple_eq(a, b) || st_rs_tuple_eq(a, &r);
 }
 
 static lingerer **find(const struct tuple4 *t, int free_slot)

@@ -112,26 +112,11 @@ static struct tuple4 canon(const struct tuple4 *t)
 
 /* MurmurHash3's finaliser: every input bit moves every output bit (the
  * addresses' low bits, their first octets, hardly vary). */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ x >> 33;
-}
-
 static mid_entry *bucket_of(const struct tuple4 *c)
 {
-    uint64_t h = mix(((uint64_t)c->saddr << 32 | c->daddr) ^ seed);
-    h = mix(h ^ ((uint64_t)c->source << 16 | c->dest));
+    uint64_t h = st_rs_mix64(((uint64_t)c->saddr << 32 | c->daddr) ^ seed);
+    h = st_rs_mix64(h ^ ((uint64_t)c->source << 16 | c->dest));
     return table + (size_t)(h & (nbuckets - 1)) * ST_MID_WAYS;
-}
-
-static int same(const struct tuple4 *a, const struct tuple4 *b)
-{
-    return a->saddr == b->saddr && a->daddr == b->daddr && a->source == b->source &&
-           a->dest == b->dest;
 }
 
 static int stale(const mid_entry *e, long now)
@@ -144,7 +129,7 @@ static mid_entry *find(const struct tuple4 *c)
     long now = st_rs.hdr.ts.tv_sec;
     mid_entry *b = bucket_of(c);
     for (int i = 0; i < ST_MID_WAYS; i++)
-        if (!stale(&b[i], now) && same(&b[i].t, c))
+        if (!stale(&b[i], now) && st_rs_tuple_eq(&b[i].t, c))
             return &b[i];
     return NULL;
 }
@@ -237,9 +222,9 @@ static int decide(const st_rs_key *k, const struct tuple4 *c, mid_entry **e)
     int say = content_role(k->payload, k->len), h = port_role(&k->t);
     if (say && (!h || h == say))
         return say;
-    if (!say)
-        return h;
-    int by = same(c, &k->t) ? 1 : 2, of_source = by == 1 ? say : other_role(say);
+    if (!say) /* the ports, unless bytes already disagreed with them */
+        return *e && (*e)->said ? ROLE_NONE : h;
+    int by = st_rs_tuple_eq(c, &k->t) ? 1 : 2, of_source = by == 1 ? say : other_role(say);
     if (*e && (*e)->said == of_source && (*e)->said_by != by)
         return say; /* both sides agree: the bytes are right, the ports unusual */
     if (!*e)
@@ -256,37 +241,17 @@ static int decide(const st_rs_key *k, const struct tuple4 *c, mid_entry **e)
  * the real packets' unscaled windows by it, never drops their data. */
 static void inject(const struct tuple4 *t, int by_client, uint8_t flags, uint32_t seq, uint32_t ack)
 {
-    uint8_t p[44] = {0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, IPPROTO_TCP};
-    uint32_t src = by_client ? t->saddr : t->daddr, dst = by_client ? t->daddr : t->saddr;
-    uint16_t sport = htons(by_client ? t->source : t->dest);
-    uint16_t dport = htons(by_client ? t->dest : t->source);
-    uint32_t s = htonl(seq), a = htonl(ack);
-    size_t len = 40;
-    memcpy(p + 12, &src, 4);
-    memcpy(p + 16, &dst, 4);
-    memcpy(p + 20, &sport, 2);
-    memcpy(p + 22, &dport, 2);
-    memcpy(p + 24, &s, 4);
-    memcpy(p + 28, &a, 4);
-    p[32] = 5 << 4;
-    if (flags & TH_SYN) {
-        p[3] = 44;
-        p[32] = 6 << 4;
-        memcpy(p + 40, "\x01\x03\x03\x0e", 4); /* NOP, window scale 14 */
-        len = 44;
-    }
-    p[33] = flags;
-    p[34] = p[35] = 0xFF;
-    st_rs.hdr.caplen = st_rs.hdr.len = (bpf_u_int32)len;
-    st_rs.in_nids = 1;
-    nids_pcap_handler(NULL, &st_rs.hdr, p);
-    st_rs.in_nids = 0;
+    if (by_client)
+        st_rs_made_up(t->saddr, t->daddr, t->source, t->dest, seq, ack, flags, flags & TH_SYN);
+    else
+        st_rs_made_up(t->daddr, t->saddr, t->dest, t->source, seq, ack, flags, flags & TH_SYN);
 }
 
 /* cseq, sseq: the first byte expected of the client and of the server. */
 static struct tcp_stream *make_up(const struct tuple4 *t, uint32_t cseq, uint32_t sseq)
 {
-    st_rs_make_room();
+    if (st_rs_make_room_cheap() != 0)
+        return NULL; /* the table holds dialogues only: this one waits (not followed) */
     inject(t, 1, TH_SYN, cseq - 1, 0);
     struct tcp_stream *a = nids_find_tcp_stream((struct tuple4 *)t);
     if (!a)

@@ -371,10 +371,8 @@ static void after_packet(const tcp_key *k)
     st_rs_check_holes(rs);
 }
 
-/* A made-up TCP/IPv4 packet (40 bytes, or 44 with a window scale of 14)
- * into libnids: src:sport to dst:dport (addresses as on the wire). */
-static void made_up(u_int src, u_int dst, u_short sport, u_short dport, uint32_t seq, uint32_t ack,
-                    uint8_t flags, int wscale)
+void st_rs_made_up(u_int src, u_int dst, u_short sport, u_short dport, uint32_t seq, uint32_t ack,
+                   uint8_t flags, int wscale)
 {
     uint8_t p[44] = {0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, IPPROTO_TCP};
     uint32_t s = htonl(seq), a = htonl(ack);
@@ -407,8 +405,8 @@ static void fake_synack(struct tcp_stream *a, const tcp_key *k)
     if (a->client.state != TCP_SYN_SENT || a->server.state != TCP_CLOSE)
         return;
     synthesized = a;
-    made_up(k->t.daddr, k->t.saddr, k->t.dest, k->t.source, k->ack - 1, a->client.seq,
-            TH_SYN | TH_ACK, 1);
+    st_rs_made_up(k->t.daddr, k->t.saddr, k->t.dest, k->t.source, k->ack - 1, a->client.seq,
+                  TH_SYN | TH_ACK, 1);
     st_rs.counters.one_sided++;
 }
 
@@ -450,8 +448,8 @@ static void fake_final_ack(struct tcp_stream *a, const tcp_key *k, int from)
         (!k->len && (from != ST_FROM_CLIENT || k->ack == a->server.seq)))
         return;
     final_ack = a;
-    made_up(a->addr.saddr, a->addr.daddr, a->addr.source, a->addr.dest, a->client.seq,
-            a->server.seq, TH_ACK, 0);
+    st_rs_made_up(a->addr.saddr, a->addr.daddr, a->addr.source, a->addr.dest, a->client.seq,
+                  a->server.seq, TH_ACK, 0);
     final_ack = NULL;
 }
 

@@ -91,6 +91,22 @@ typedef struct st_rs_state {
 
 extern st_rs_state st_rs;
 
+/* A 64-bit finaliser (murmur3's), for the tables keyed by 4-tuples. */
+static inline uint64_t st_rs_mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ x >> 33;
+}
+
+static inline int st_rs_tuple_eq(const struct tuple4 *a, const struct tuple4 *b)
+{
+    return a->saddr == b->saddr && a->daddr == b->daddr && a->source == b->source &&
+           a->dest == b->dest;
+}
+
 static inline int st_rs_seq_after(uint32_t a, uint32_t b)
 {
     return (int32_t)(a - b) > 0;
@@ -147,6 +163,11 @@ int st_rs_linger(st_rs_stream *rs, st_close_reason why); /* -1: write it now */
 int st_rs_linger_packet(const st_rs_key *k);             /* 1: counted in a closed one */
 void st_rs_linger_expire(void);
 void st_rs_linger_flush(void);
+/* reasm.c: a made-up TCP/IPv4 packet into libnids, src:sport to dst:dport
+ * (addresses as on the wire, ports in host order), 44 bytes with a window
+ * scale of 14 when wscale, else 40. */
+void st_rs_made_up(u_int src, u_int dst, u_short sport, u_short dport, uint32_t seq, uint32_t ack,
+                   uint8_t flags, int wscale);
 /* reasm.c: what st_rs_release frees once the stream is out of every list */
 void st_rs_release_rest(st_rs_stream *rs);
 /* The connection of t is over or unwanted: later packets are not picked up. */
@@ -161,6 +182,10 @@ void st_rs_evict_opened(st_rs_stream *rs);
 void st_rs_evict_released(st_rs_stream *rs);
 void st_rs_evict_heard(st_rs_stream *rs);
 /* Before a packet that makes libnids create a stream: room for it. */
+/* The same for a connection picked up mid-stream: only half-open or
+ * quiet streams make room (-1 when none is left): a flood of made-up
+ * pickups must not evict the dialogues a SYN flood cannot. */
+int st_rs_make_room_cheap(void);
 void st_rs_make_room(void);
 /* Around each packet libnids sees: what became of its stream's handshake. */
 void st_rs_half_before(const struct tcp_stream *a);

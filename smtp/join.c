@@ -99,7 +99,9 @@ struct st_smtp_join {
 
 static void watch_fit(st_smtp *p, int kind, const st_smtp_reply *r)
 {
-    if (p->detected || r->code < 200 || r->code >= 400 || !st_smtp_reply_fits(kind, r))
+    /* a command inferred from the reply fits it trivially: it proves nothing */
+    if (p->detected || p->inferring || r->code < 200 || r->code >= 400 ||
+        !st_smtp_reply_fits(kind, r))
         return;
     p->join->fit = 1;
     st_smtp_update_detect(p);
@@ -114,11 +116,6 @@ static void headless(st_smtp *p)
     memset(&ev, 0, sizeof ev);
     ev.type = ST_SMTP_EV_MSG_GAP;
     st_smtp_emit(p, &ev);
-}
-
-static int is_verb(const char *v, const char *want)
-{
-    return v && strcasecmp(v, want) == 0;
 }
 
 /* Every event passes here on its way to the caller. */
@@ -148,10 +145,12 @@ static void filter(void *ctx, const st_smtp_event *ev)
     case ST_SMTP_EV_STARTTLS:
         watch_fit(p, ST_K_STARTTLS, &ev->reply);
         break;
-    case ST_SMTP_EV_COMMAND:
-        if (is_verb(ev->verb, "RSET") || is_verb(ev->verb, "QUIT"))
-            watch_fit(p, is_verb(ev->verb, "RSET") ? ST_K_RSET : ST_K_QUIT, &ev->reply);
+    case ST_SMTP_EV_COMMAND: {
+        int k = ev->verb ? st_smtp_verb_kind(ev->verb, strlen(ev->verb)) : -1;
+        if (k == ST_K_RSET || k == ST_K_QUIT)
+            watch_fit(p, k, &ev->reply);
         break;
+    }
     default:
         break;
     }
@@ -381,7 +380,8 @@ static int reply_alone(st_smtp *p, const st_smtp_reply *r, const char *s, size_t
 {
     struct st_smtp_join *j = p->join;
     if (r->code == 220 && p->bytes[ST_DIR_CLIENT] == 0) {
-        j->seeking = 0; /* the banner: the capture began after the handshake */
+        j->seeking = 0;  /* the banner: the capture began after the handshake */
+        j->first_ls = 1; /* nothing lost: the client's first line is a whole one */
         release(j);
         pass(p, s, len);
         return 1;
@@ -398,13 +398,6 @@ static int reply_alone(st_smtp *p, const st_smtp_reply *r, const char *s, size_t
     return 0;
 }
 
-static int reply_code(const char *s, size_t len)
-{
-    if (len < 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9')
-        return -1;
-    return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
-}
-
 static void answer(st_smtp *p, const st_smtp_reply *r, const char *s, size_t len)
 {
     struct st_smtp_join *j = p->join;
@@ -418,6 +411,7 @@ static void answer(st_smtp *p, const st_smtp_reply *r, const char *s, size_t len
     if (r->code == 354 && !j->data) { /* the DATA it answers came before */
         drop_all(j);
         reply_alone(p, r, s, len);
+        release(j); /* the footing is found: the hold buffer goes */
         return;
     }
     if (j->dot && st_smtp_reply_fits(ST_K_DATA_END, r)) {
@@ -438,7 +432,7 @@ static void answer(st_smtp *p, const st_smtp_reply *r, const char *s, size_t len
 
 void st_smtp_join_server_line(st_smtp *p, const char *s, size_t len)
 {
-    int code = reply_code(s, len);
+    int code = st_smtp_reply_code(s, len);
     if (code < 0)
         return; /* a tail, or not SMTP: nothing to say before the footing */
     if (len > 3 && s[3] == '-') {
@@ -476,6 +470,7 @@ void st_smtp_join_client(st_smtp *p, const uint8_t *d, size_t n)
         }
         size_t take = ST_SMTP_JOIN_HOLD - j->len < n ? ST_SMTP_JOIN_HOLD - j->len : n;
         if (hold(j, d, take) != 0) {
+            j->skip -= j->skip < take ? j->skip : take; /* octets among them are gone too */
             drop_all(j); /* no memory: as at the cap, and these bytes are lost */
             j->ls = 0;
         } else {

@@ -39,7 +39,7 @@ void st_smtp_reply_reset(st_smtp_racc *ra)
         ra->text[0] = 0;
 }
 
-static int parse_code(const char *s, size_t len)
+int st_smtp_reply_code(const char *s, size_t len)
 {
     if (len < 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9')
         return -1;
@@ -157,6 +157,7 @@ static int infer_command(st_smtp *p, const st_smtp_reply *r)
     int kind = st_smtp_reply_implies(p, r);
     if (kind < 0)
         return 0;
+    p->inferring = 1;
     if (kind == ST_K_DATA) {
         infer_data(p, r);
     } else if (kind == ST_K_BDAT) {
@@ -167,6 +168,7 @@ static int infer_command(st_smtp *p, const st_smtp_reply *r)
     } else {
         st_smtp_complete_inferred(p, kind, r);
     }
+    p->inferring = 0;
     return 1;
 }
 
@@ -222,7 +224,7 @@ static void on_reply(st_smtp *p, const st_smtp_reply *r)
 
 void st_smtp_reply_line(st_smtp *p, const char *s, size_t len, int after_gap)
 {
-    int code = parse_code(s, len);
+    int code = st_smtp_reply_code(s, len);
     if (code < 0) {
         if (!after_gap) /* else: the tail of a line cut by a gap */
             st_smtp_anomaly(p, "invalid_reply", NULL);

@@ -136,6 +136,7 @@ struct st_smtp {
     uint64_t cmd_gap;    /* client bytes lost among commands since the last command */
     int cmd_lost;        /* client bytes were lost among commands since the queue was empty */
     int srv_lost;        /* server bytes (replies) were lost since the queue was empty */
+    int inferring;       /* events of a command inferred from its reply are going out */
     int mail_after_helo; /* the client said EHLO/HELO, then MAIL */
     uint64_t bdat_left, bdat_size; /* octets of the chunk being read: to come, in all */
     st_smtp_auth auth;
@@ -209,6 +210,8 @@ int st_smtp_reply_implies(const st_smtp *p, const st_smtp_reply *r);
 int st_smtp_reply_ends_message(const st_smtp_reply *r);
 
 /* reply.c */
+/* The 3-digit code a reply line starts with, -1 for none. */
+int st_smtp_reply_code(const char *s, size_t len);
 void st_smtp_reply_line(st_smtp *p, const char *s, size_t len, int after_gap);
 void st_smtp_reply_reset(st_smtp_racc *ra);
 
