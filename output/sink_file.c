@@ -107,7 +107,7 @@ static size_t drain(file_sink *f)
 static int open_path(file_sink *f, int flags, char *err, size_t errlen)
 {
     /* read too: a torn last line is looked for at open */
-    f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC | flags, 0640);
+    f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, 0640);
     if (f->fd >= 0)
         return 0;
     f->fd_errno = errno;
@@ -144,7 +144,7 @@ static int copy_torn(const file_sink *f, off_t at, off_t end)
 {
     char torn[4096 + 8], c[4096];
     snprintf(torn, sizeof torn, "%s.torn", f->path);
-    int t = open(torn, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int t = open(torn, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
     off_t o = at;
     while (t >= 0 && o < end) {
         ssize_t n = pread(f->fd, c, sizeof c, o);

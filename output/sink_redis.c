@@ -397,7 +397,7 @@ static off_t last_line_end(int fd, off_t head, off_t end, unsigned long long *to
 /* Opens (creating) a spool and finds what waits in it. */
 static int spool_load(spool *s, unsigned long long *torn)
 {
-    s->fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    s->fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (s->fd < 0)
         return -1;
     struct stat st;

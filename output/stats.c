@@ -55,9 +55,20 @@ int st_stats_write(const char *path, const smtptap_stats *s, const st_reasm_coun
     json_t *j = stats_json(s, r);
     char tmp[4096 + 8];
     int rc = -1;
-    if (j && snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp &&
-        json_dump_file(j, tmp, JSON_INDENT(2)) == 0)
-        rc = rename(tmp, path) == 0 ? 0 : (remove(tmp), -1);
+    if (!j || snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        json_decref(j);
+        return -1;
+    }
+    /* 0640 like the records; a stale .tmp (or a link planted there) goes first */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+    int ok = fd >= 0 && json_dumpfd(j, fd, JSON_INDENT(2)) == 0;
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    if (ok && rename(tmp, path) == 0)
+        rc = 0;
+    else if (fd >= 0)
+        unlink(tmp);
     json_decref(j);
     return rc;
 }
@@ -81,7 +92,7 @@ int st_stats_append(const char *path, const smtptap_stats *s, const st_reasm_cou
         return -1;
     size_t n = strlen(text);
     text[n] = '\n'; /* the NUL goes: one write of the whole line */
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
     int rc = fd >= 0 && write(fd, text, n + 1) == (ssize_t)(n + 1) ? 0 : -1;
     if (fd >= 0 && close(fd) != 0)
         rc = -1;

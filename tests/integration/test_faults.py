@@ -112,8 +112,26 @@ class Faults(unittest.TestCase):
         eml = os.path.join(self.out, "messages", sha256(MSG)[:2], sha256(MSG) + ".eml")
         self.assertEqual(stat.S_IMODE(os.stat(eml).st_mode), 0o640)
         self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(eml)).st_mode), 0o750)
-        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.out, "sessions.jsonl")).st_mode),
-                         0o640)
+        for name in ("sessions.jsonl", "stats.json"):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.out, name)).st_mode), 0o640,
+                             name)
+
+    def test_a_link_planted_as_an_output_file_is_not_followed(self):
+        os.makedirs(self.out)
+        victim = os.path.join(self.dir, "victim")
+        with open(victim, "wb") as f:
+            f.write(b"keep")
+        os.symlink(victim, os.path.join(self.out, "sessions.jsonl"))
+        p = subprocess.run([BIN, "-q", "-o", self.out, "--eml", self.eml], env=ENV,
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("sessions.jsonl", p.stderr.decode(errors="replace"))
+        os.unlink(os.path.join(self.out, "sessions.jsonl"))
+        os.symlink(victim, os.path.join(self.out, "stats.json.tmp"))
+        self.run_once()  # the link is removed, not written through
+        with open(victim, "rb") as f:
+            self.assertEqual(f.read(), b"keep")
+        self.assertFalse(os.path.islink(os.path.join(self.out, "stats.json")))
 
 
 class CutOff(unittest.TestCase):
