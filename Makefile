@@ -63,7 +63,7 @@ $(B)/smtptap: $(B)/cli/main.o $(B)/libsmtptap.a
 $(BA)/smtptap: $(BA)/cli/main.o $(BA)/libsmtptap.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BA)/tests/%: tests/unit/%.c $(BA)/libsmtptap.a
+$(BA)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BA)/libsmtptap.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< $(BA)/libsmtptap.a -lcmocka $(LDLIBS)
 

@@ -17,22 +17,16 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
 #include "tests/support/xmsg.h"
+#include "../tmptree.h"
 
 /* ------------------------------------------------------------- helpers */
 
 static char g_root[64];
 static st_store *g_store;
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
 
 static int setup(void **state)
 {
@@ -50,7 +44,7 @@ static int teardown(void **state)
     (void)state;
     st_store_close(g_store);
     g_store = NULL;
-    nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    st_tmptree_remove(g_root);
     return 0;
 }
 

@@ -17,11 +17,11 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <openssl/evp.h>
 
 #include "analyze/file.h"
 #include "extract/extract.h"
+#include "../tmptree.h"
 
 /* ------------------------------------------------------- a file layer */
 
@@ -375,12 +375,6 @@ static void plain_falls_back(void **st)
 
 /* ------------------------------------------------ with the file layer */
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static void hex_digest(const EVP_MD *md, const void *p, size_t n, char *out)
 {
     unsigned char d[EVP_MAX_MD_SIZE];
@@ -464,7 +458,7 @@ static void body_hashed_by_the_file_layer(void **st)
     json_decref(an);
     st_extract_free(x);
     st_store_close(store);
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    st_tmptree_remove(root);
 }
 
 int main(void)

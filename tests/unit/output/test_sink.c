@@ -41,12 +41,12 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "output/sink.h"
+#include "../tmptree.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -55,12 +55,6 @@
 
 static char g_root[64];
 static char line[200001];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
 
 static int group_setup(void **state)
 {
@@ -72,14 +66,12 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    return nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return st_tmptree_remove(g_root);
 }
 
-/* A fresh directory g_root/name; its path in out. */
 static void subdir(char *out, size_t outlen, const char *name)
 {
-    snprintf(out, outlen, "%s/%s", g_root, name);
-    assert_int_equal(mkdir(out, 0777), 0);
+    st_tmptree_subdir(g_root, out, outlen, name);
 }
 
 /* Line i of length len: its index first (as far as it fits), then letters;

@@ -42,13 +42,13 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "output/sink.h"
+#include "../tmptree.h"
 
 #define ERRLEN 8192
 #define NLINES 40
@@ -81,12 +81,6 @@ static void set(opts *o, const char *name, const char *value)
 
 /* ------------------------------------------------------------- helpers */
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -97,13 +91,12 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    return nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return st_tmptree_remove(g_root);
 }
 
 static void subdir(char *out, size_t outlen, const char *name)
 {
-    snprintf(out, outlen, "%s/%s", g_root, name);
-    assert_int_equal(mkdir(out, 0777), 0);
+    st_tmptree_subdir(g_root, out, outlen, name);
 }
 
 /* Line i: {"n":i,"pad":"..."} of about 100 + i bytes. */
