@@ -50,6 +50,9 @@ typedef struct st_analyzer {
     const char *name;
     const char *help;
     unsigned digests; /* ST_HASH_* the file layer computes for it (one pass for all) */
+    /* When set, the ST_HASH_* it needs as its setup configured them (the
+     * hash analyzer's hash_algorithms), in place of digests. */
+    unsigned (*want_digests)(void);
     int (*setup)(st_option_fn opt, void *ctx, char *err, size_t errlen);
     void (*teardown)(void);
     void *(*begin)(void);

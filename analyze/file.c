@@ -33,10 +33,17 @@ int st_file_kind_init(st_file_kind *k, st_store *store, uint64_t store_max, cons
     k->store_max = store_max;
     if (st_analyzer_chain(dispatch, k->chain, &k->nchain, err, errlen) != 0)
         return -1;
-    k->digests = ST_HASH_SHA256;
-    for (size_t i = 0; i < k->nchain; i++)
-        k->digests |= k->chain[i]->digests;
+    st_file_kind_digests(k);
     return 0;
+}
+
+void st_file_kind_digests(st_file_kind *k)
+{
+    k->digests = ST_HASH_SHA256;
+    for (size_t i = 0; i < k->nchain; i++) {
+        const st_analyzer *a = k->chain[i];
+        k->digests |= a->want_digests ? a->want_digests() : a->digests;
+    }
 }
 
 void st_file_kind_scratch(st_file_kind *k, st_store *scratch)

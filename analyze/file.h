@@ -12,7 +12,7 @@
  * see it: end, then whole (with the stored file) where one wants it.
  * st_file_report adds the analyzers' fields to the object's entry.
  *
- * Entry points: st_file_kind_init, st_file_kind_free, st_file_open,
+ * Entry points: st_file_kind_init, st_file_kind_digests, st_file_kind_free, st_file_open,
  * st_file_open_plain, st_file_write, st_file_close, st_file_result_of,
  * st_file_report, st_file_trim, st_file_free.
  *
@@ -50,6 +50,10 @@ typedef struct st_file_kind {
  * when a name is unknown. */
 int st_file_kind_init(st_file_kind *k, st_store *store, uint64_t store_max, const char *dispatch,
                       char *err, size_t errlen);
+
+/* After the chain's setup: the digests its analyzers asked for then (the
+ * hash analyzer's hash_algorithms), and sha256, which names the object. */
+void st_file_kind_digests(st_file_kind *k);
 
 /* After the chain's setup: when an analyzer of the chain needs the object
  * as a file (whole), objects the kind's store does not keep, or keeps only

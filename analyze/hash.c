@@ -1,6 +1,12 @@
 /*
  * hash.c - md5, sha1, sha256 and sha512 in one pass (OpenSSL EVP), and the
- * "hash" analyzer that reports them with ssdeep (libfuzzy).
+ * "hash" analyzer that reports those hash_algorithms names, with ssdeep
+ * (libfuzzy) when it names that too.
+ *
+ * How it fails: an unknown name in hash_algorithms fails its setup (and
+ * smtptap_open) with a message naming it; a digest that could not be
+ * computed (no memory) is an empty string in st_digest, reported as is
+ * by callers that check it; ssdeep that could not be computed is null.
  */
 #include "analyze/hash.h"
 
@@ -9,6 +15,7 @@
 #include <fuzzy.h>
 #include <openssl/evp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,8 +85,71 @@ void st_hash_free(st_hash *h)
 
 /* ------------------------------------------------- the hash analyzer */
 
-/* The file layer computes the digests it asks for in its one pass over
- * each object; the analyzer says them, and adds ssdeep (libfuzzy's
+/* What hash_algorithms asked for (set up once, before any input; a
+ * worker inherits it). The default is stoQ's hash worker and what Zeek
+ * and Suricata give: md5, sha1, sha256. sha512 and ssdeep (stoQ v1's
+ * inline attachment fields) cost most of a run's time when asked for:
+ * ssdeep alone is slower than the three digests together. */
+#define HASH_DEFAULT (ST_HASH_MD5 | ST_HASH_SHA1 | ST_HASH_SHA256)
+#define HASH_SSDEEP  16u
+
+static unsigned hash_want = HASH_DEFAULT;
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} algorithms[] = {{"md5", ST_HASH_MD5},
+                  {"sha1", ST_HASH_SHA1},
+                  {"sha256", ST_HASH_SHA256},
+                  {"sha512", ST_HASH_SHA512},
+                  {"ssdeep", HASH_SSDEEP}};
+
+#define NALG (sizeof algorithms / sizeof algorithms[0])
+
+static unsigned algorithm_bit(const char *p, size_t n)
+{
+    for (size_t i = 0; i < NALG; i++)
+        if (strlen(algorithms[i].name) == n && strncmp(algorithms[i].name, p, n) == 0)
+            return algorithms[i].bit;
+    return 0;
+}
+
+static int hash_setup(st_option_fn opt, void *ctx, char *err, size_t errlen)
+{
+    const char *list = opt(ctx, "hash_algorithms");
+    unsigned want = ST_HASH_SHA256;
+    for (const char *p = list ? list : ""; *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t,");
+        if (!n)
+            break;
+        unsigned bit = algorithm_bit(p, n);
+        if (!bit) {
+            snprintf(err, errlen,
+                     "hash_algorithms: no algorithm '%.*s' (there are: md5, sha1, sha256, "
+                     "sha512, ssdeep)",
+                     (int)(n < 32 ? n : 32), p);
+            return -1;
+        }
+        want |= bit;
+        p += n;
+    }
+    hash_want = want;
+    return 0;
+}
+
+static void hash_teardown(void)
+{
+    hash_want = HASH_DEFAULT;
+}
+
+static unsigned hash_digests(void)
+{
+    return hash_want & ST_HASH_ALL;
+}
+
+/* The file layer computes the digests in its one pass over each object;
+ * the analyzer says them, and adds ssdeep when asked (libfuzzy's
  * streaming state: a few KiB per open object, whatever its size). */
 typedef struct {
     struct fuzzy_state *fz;
@@ -89,7 +159,7 @@ typedef struct {
 static void *hash_begin(void)
 {
     hash_state *h = calloc(1, sizeof *h);
-    if (h && !(h->fz = fuzzy_new())) {
+    if (h && (hash_want & HASH_SSDEEP) && !(h->fz = fuzzy_new())) {
         free(h);
         return NULL;
     }
@@ -115,15 +185,19 @@ static void hash_end(void *state, const st_file_result *r)
     h->fz = NULL;
 }
 
+/* Only what was asked for: a digest not computed is absent, never an
+ * empty string that could pass for one. */
 static void hash_report(void *state, const st_file_result *r, json_t *entry, json_t *anomalies)
 {
     hash_state *h = state;
+    const char *val[] = {r->digest.md5, r->digest.sha1, r->digest.sha256, r->digest.sha512};
     (void)anomalies;
-    json_object_set_new(entry, "md5", json_string(r->digest.md5));
-    json_object_set_new(entry, "sha1", json_string(r->digest.sha1));
-    json_object_set_new(entry, "sha256", json_string(r->digest.sha256));
-    json_object_set_new(entry, "sha512", json_string(r->digest.sha512));
-    json_object_set_new(entry, "ssdeep", h && h->ssdeep[0] ? json_string(h->ssdeep) : json_null());
+    for (size_t i = 0; i < 4; i++)
+        if (hash_want & algorithms[i].bit)
+            json_object_set_new(entry, algorithms[i].name, json_string(val[i]));
+    if (hash_want & HASH_SSDEEP)
+        json_object_set_new(entry, "ssdeep",
+                            h && h->ssdeep[0] ? json_string(h->ssdeep) : json_null());
 }
 
 static void hash_free(void *state)
@@ -136,8 +210,10 @@ static void hash_free(void *state)
 
 const st_analyzer st_analyzer_hash = {
     .name = "hash",
-    .help = "md5, sha1, sha256, sha512 and ssdeep of the decoded bytes",
-    .digests = ST_HASH_ALL,
+    .help = "md5, sha1, sha256 of the decoded bytes (hash_algorithms: also sha512, ssdeep)",
+    .want_digests = hash_digests,
+    .setup = hash_setup,
+    .teardown = hash_teardown,
     .begin = hash_begin,
     .data = hash_data,
     .end = hash_end,

@@ -104,6 +104,9 @@ static const opt options[] = {
      "IOCs kept per message and per attachment (the rest are counted)"},
     {"ioc_max_bytes", "limits", OPT_INT, O(ioc_max_bytes), "16777216", 0, LONG_MAX,
      "bytes searched for IOCs per message and per attachment (0: all; the rest are counted)"},
+    {"hash_algorithms", "hash", OPT_STR, O(hash_algorithms), "md5,sha1,sha256", 0, 0,
+     "digests the hash analyzer reports, comma-separated: md5, sha1, sha256, sha512, ssdeep "
+     "(sha256 always: it names the object)"},
     {"yara_rules", "yara", OPT_STR, O(yara_rules), "", 0, 0,
      "YARA rules for the yara analyzer: a file, or a directory of .yar/.yara files"},
     {"yara_max_bytes", "yara", OPT_INT, O(yara_max_bytes), "67108864", 0, LONG_MAX,

@@ -41,6 +41,8 @@ struct smtptap_config {
     char *ioc_allowlist;
     long ioc_max;
     long ioc_max_bytes;
+    /* the hash analyzer */
+    char *hash_algorithms;
     /* the yara analyzer */
     char *yara_rules;
     long yara_max_bytes;

@@ -63,6 +63,8 @@ int st_core_message_setup(st_core *c, char *err, size_t errlen)
         c->attach_kind.nchain = c->msg_kind.nchain = 0; /* torn down already */
         return -1;
     }
+    st_file_kind_digests(&c->msg_kind);
+    st_file_kind_digests(&c->attach_kind);
     return st_core_iocs_setup(c, err, errlen);
 }
 

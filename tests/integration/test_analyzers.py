@@ -107,7 +107,7 @@ class Hash(unittest.TestCase):
         parts = PARTS + [("big.bin", "application/octet-stream", big)]
         eml = message(parts)
         try:
-            r = smtptap("--eml", eml)
+            r = smtptap("--set", "hash_algorithms=md5, sha1,sha256,sha512,ssdeep", "--eml", eml)
         finally:
             os.unlink(eml)
         self.assertEqual(r.rc, 0, r.stderr)
@@ -117,6 +117,39 @@ class Hash(unittest.TestCase):
             for alg in ("md5", "sha1", "sha256", "sha512"):
                 self.assertEqual(a[alg], hashlib.new(alg, data).hexdigest(), (name, alg))
             self.assertEqual(a["ssdeep"], ssdeep_of(data), name)
+
+    def test_only_the_digests_asked_for(self):
+        """hash_algorithms decides which digests are computed and listed (default md5, sha1,
+        sha256, as stoQ's hash worker); sha256 names the object and is always there, in the
+        attachment and in its part; a digest not asked for is absent from the attachment and
+        null in parts."""
+        eml = message(PARTS)
+        try:
+            cases = [(None, {"md5", "sha1", "sha256"}),
+                     ("sha256", {"sha256"}),
+                     ("sha512", {"sha256", "sha512"}),
+                     ("ssdeep,md5", {"sha256", "md5", "ssdeep"})]
+            for value, want in cases:
+                args = ["--set", f"hash_algorithms={value}"] if value is not None else []
+                r = smtptap(*args, "--eml", eml)
+                self.assertEqual(r.rc, 0, r.stderr)
+                m = r.records[0]["transactions"][0]["message"]
+                parts = {p["mime_path"]: p for p in m["parts"]}
+                for (name, _, data), a in zip(PARTS, m["attachments"]):
+                    got = {k for k in ("md5", "sha1", "sha256", "sha512", "ssdeep") if k in a}
+                    self.assertEqual(got, want, (value, name))
+                    for alg in want - {"ssdeep"}:
+                        self.assertEqual(a[alg], hashlib.new(alg, data).hexdigest(), (value, alg))
+                    p = parts[a["mime_path"]]
+                    for alg in ("md5", "sha1", "sha256", "sha512"):
+                        exp = hashlib.new(alg, data).hexdigest() if alg in want else None
+                        self.assertEqual(p[alg], exp, (value, name, alg))
+            r = smtptap("--set", "hash_algorithms=md5,crc32", "--eml", eml)
+            self.assertEqual(r.rc, 1, r.stderr)  # as an unknown always_dispatch name
+            self.assertIn("hash_algorithms: no algorithm 'crc32'", r.stderr)
+            self.assertEqual(r.records, [])
+        finally:
+            os.unlink(eml)
 
 
 class Magic(unittest.TestCase):

@@ -438,8 +438,7 @@ static void body_hashed_by_the_file_layer(void **st)
     assert_string_equal(r->digest.sha1, want);
     hex_digest(EVP_sha256(), body, strlen(body), want);
     assert_string_equal(r->digest.sha256, want);
-    hex_digest(EVP_sha512(), body, strlen(body), want);
-    assert_string_equal(r->digest.sha512, want);
+    assert_string_equal(r->digest.sha512, ""); /* hash_algorithms' default leaves it out */
     assert_true(r->stored);
     snprintf(path, sizeof path, "%s/%s", root, r->path);
     FILE *fp = fopen(path, "rb");
