@@ -4,6 +4,9 @@
 #   make fuzz FUZZ_SECONDS=10    a quick run
 #   make fuzz FUZZ_TARGETS="fuzz_smtp fuzz_mime"   a subset
 #   make -f fuzz/fuzz.mk build   only build
+#   make -f fuzz/fuzz.mk plateau each target in rounds of PLATEAU_ROUND s (300) until
+#                                PLATEAU_QUIET rounds (2) find no new edge, at most
+#                                PLATEAU_MAX rounds (12): fuzz/plateau.sh, FB/plateau.log
 #   make -f fuzz/fuzz.mk cov     coverage of each target over its corpus (llvm-cov)
 #   make -f fuzz/fuzz.mk replay  the targets without libFuzzer, with cc and the library of
 #                                the sanitized build (B/asan): what test_fuzz_regress.py runs
@@ -83,7 +86,14 @@ FLAGS_fuzz_eml     := -entropic=0
 FLAGS_fuzz_message := -entropic=0
 FLAGS_fuzz_mime    := -entropic=0
 
-.PHONY: run build cov replay clean-fuzz
+PLATEAU_ROUND ?= 300
+PLATEAU_QUIET ?= 2
+PLATEAU_MAX   ?= 12
+
+.PHONY: run build cov replay clean-fuzz plateau
+plateau: build
+	@FB=$(FB) sh fuzz/plateau.sh $(PLATEAU_ROUND) $(PLATEAU_QUIET) $(PLATEAU_MAX) $(FUZZ_TARGETS)
+
 run: build
 	@sh fuzz/run.sh "$(FB)" "$(FUZZ_SECONDS)" \
 	    $(foreach t,$(FUZZ_TARGETS),$(t):$(MAXLEN_$(t)):$(DICT_$(t)):$(FLAGS_$(t)))
