@@ -113,8 +113,7 @@ class Live(LiveHelpers, unittest.TestCase):
             ports = " or ".join("tcp port %d" % s.port for s in servers)
             p = subprocess.Popen([BIN, "-q", "--workers", "2", "-Z", "root", "-i", "lo", "-o", out,
                                   ports], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            self.wait_capturing(p)
-            time.sleep(0.5)  # the workers' own handles
+            self.wait_capturing(p, procs=2)  # each worker's own handle
             bodies = {}
             for i, s in enumerate(servers):
                 body = ("Subject: fanout %d\r\n\r\nconnection %d\r\n" % (i, i)).encode()
