@@ -38,9 +38,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ST_STORE_BUF    (64 * 1024)        /* a spilled object's write buffer */
-#define ST_STORE_MIN    8192               /* an object's first buffer */
-#define ST_STORE_MEM    (512 * 1024)       /* an object held in memory at most */
+#define ST_STORE_BUF    (64 * 1024)       /* a spilled object's write buffer */
+#define ST_STORE_MIN    8192              /* an object's first buffer */
+#define ST_STORE_MEM    (512 * 1024)      /* an object held in memory at most */
 #define ST_STORE_BUDGET (8 * 1024 * 1024) /* all held objects of a store */
 
 struct st_store {
