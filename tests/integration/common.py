@@ -173,3 +173,45 @@ def parse_endpoint(s):
     else:
         ip, port = s.rsplit(":", 1)
     return str(ipaddress.ip_address(ip)), int(port)
+
+
+def children(pid):
+    """The child processes of pid (every thread's list)."""
+    out = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                out += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def packet_sockets():
+    """The inodes of the machine's packet sockets (libpcap's live handles)."""
+    try:
+        with open("/proc/net/packet") as f:
+            return {line.split()[-1] for line in f.readlines()[1:]}
+    except OSError:
+        return set()
+
+
+def holds_packet_socket(pid, inodes=None):
+    """Whether pid holds a packet socket open (one of inodes, default all of them)."""
+    inodes = packet_sockets() if inodes is None else inodes
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False

@@ -31,7 +31,7 @@ import tempfile
 import time
 import unittest
 
-from common import BUILD, PCAPS, ROOT, load_output, sha256
+from common import BUILD, PCAPS, ROOT, holds_packet_socket, load_output, sha256
 from test_live import TinySmtpServer, proc_status
 
 UNIT = os.path.join(ROOT, "contrib", "smtptap@.service")
@@ -189,23 +189,6 @@ def traced_calls(trace, binary):
         elif started:
             calls.add(m.group(1))
     return calls
-
-
-def holds_packet_socket(pid):
-    try:
-        with open("/proc/net/packet") as f:
-            inodes = {line.split()[-1] for line in f.readlines()[1:]}
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:[") and link[8:-1] in inodes:
-            return True
-    return False
 
 
 def wait_for(cond, what, limit=30.0):

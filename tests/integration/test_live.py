@@ -11,40 +11,9 @@ import threading
 import time
 import unittest
 
-from common import BIN, ENV, Run, sha256
+from common import BIN, ENV, Run, children, holds_packet_socket, packet_sockets, sha256
 
 
-
-def children(pid):
-    """The child processes of pid (every thread's list)."""
-    out = []
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for t in tasks:
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                out += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def holds_socket(pid, inodes):
-    """Whether pid has one of the sockets whose inodes are given open."""
-    try:
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:[") and link[8:-1] in inodes:
-            return True
-    return False
 
 class TinySmtpServer(threading.Thread):
     """Just enough of an SMTP server for one client, on 127.0.0.1."""
@@ -99,9 +68,8 @@ class LiveHelpers:
         end = time.time() + limit
         while time.time() < end:
             self.assertIsNone(p.poll(), "smtptap exited early")
-            with open("/proc/net/packet") as f:
-                inodes = {line.split()[-1] for line in f.readlines()[1:]}
-            holding = [pid for pid in [p.pid] + children(p.pid) if holds_socket(pid, inodes)]
+            inodes = packet_sockets()
+            holding = [pid for pid in [p.pid] + children(p.pid) if holds_packet_socket(pid, inodes)]
             if len(holding) >= procs:
                 time.sleep(0.3)  # the filter is set right after activation
                 return
