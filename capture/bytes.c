@@ -2,9 +2,13 @@
  * bytes.c - a capture file's bytes through fopencookie(): plain, or
  * inflated as they come (zlib's inflate, not gzread: gzread fills its
  * whole buffer before it returns, so a pipe would be read only once
- * 128 KiB had arrived).
+ * 128 KiB had arrived), or zstd-decompressed as they come
+ * (ZSTD_decompressStream over the same input buffer).
  *
- * Limits: one 64 KiB input buffer and zlib's 32 KiB window per file.
+ * Limits: one 128 KiB input buffer per file; zlib's 32 KiB window, or a
+ * zstd window of at most 2^ST_ZSTD_WINDOW_LOG bytes (what zstd(1) decodes
+ * without --memory; a frame that asks for more is an error, not an
+ * allocation a hostile file chooses).
  */
 #include "capture/bytes.h"
 
@@ -17,14 +21,20 @@
 #include <unistd.h>
 
 #include <zlib.h>
+#include <zstd.h>
 
-#define ST_BYTES_IN (64 * 1024)
+#define ST_BYTES_IN        (128 * 1024) /* ZSTD_DStreamInSize() is 128 KiB + 3 */
+#define ST_ZSTD_WINDOW_LOG 27           /* 128 MiB */
 
 struct st_bytes {
     int fd;
     int gzip, member; /* member: inside a gzip member (its end not seen yet) */
     int done;         /* what follows the last member is no member: ignored, as gzip(1) does */
     z_stream z;
+    ZSTD_DStream *zs;  /* a zstd file; NULL otherwise */
+    ZSTD_inBuffer zin; /* what of in[] zstd has not taken */
+    int zend;          /* the last frame begun has ended (nothing taken since) */
+    int eof;           /* zstd: the file's last byte was read */
     unsigned char in[ST_BYTES_IN];
     size_t npeek, peeked; /* plain: the first bytes, read to look at the magic */
     uint64_t total, raw;  /* handed out; read from the file */
@@ -120,12 +130,56 @@ static ssize_t gz_read(st_bytes *b, char *buf, size_t size)
     return (ssize_t)(size - b->z.avail_out);
 }
 
+/* More zstd input; 0 at the end of the file. */
+static ssize_t zs_fill(st_bytes *b)
+{
+    ssize_t k = fd_read(b, b->in, sizeof b->in);
+    if (k < 0) {
+        gz_fail(b, "read error", strerror(errno));
+        return -1;
+    }
+    b->zin = (ZSTD_inBuffer){b->in, (size_t)k, 0};
+    b->eof = k == 0;
+    return k;
+}
+
+/* Decompress until some output came, the input ended or it is broken.
+ * Frames one after another are one stream (zstd -c a b > c). */
+static ssize_t zs_read(st_bytes *b, char *buf, size_t size)
+{
+    ZSTD_outBuffer out = {buf, size, 0};
+    while (out.pos == 0) {
+        if (b->zin.pos == b->zin.size && !b->eof && zs_fill(b) < 0)
+            return -1;
+        size_t pos = b->zin.pos, rc = ZSTD_decompressStream(b->zs, &out, &b->zin);
+        if (ZSTD_isError(rc)) {
+            gz_fail(b, "corrupt zstd file", ZSTD_getErrorName(rc));
+            errno = EIO;
+            return -1;
+        }
+        /* 0: a frame ended; called again with nothing, zstd hints at the
+         * next frame's header, which says nothing about this one */
+        if (rc == 0)
+            b->zend = 1;
+        else if (b->zin.pos != pos || out.pos)
+            b->zend = 0;
+        if (out.pos == 0 && b->eof && b->zin.pos == b->zin.size) {
+            if (!b->zend) /* the file ended inside a frame */
+                gz_fail(b, "truncated zstd file", "unexpected end of file");
+            return 0;
+        }
+    }
+    return (ssize_t)out.pos;
+}
+
 static ssize_t bytes_read(void *cookie, char *buf, size_t size)
 {
     st_bytes *b = cookie;
     if (size > UINT32_MAX / 2)
         size = UINT32_MAX / 2;
-    ssize_t n = b->gzip ? gz_read(b, buf, size) : plain_read(b, buf, size);
+    ssize_t n = b->gzip ? gz_read(b, buf, size)
+                : b->zs ? zs_read(b, buf, size)
+                        : plain_read(b, buf, size);
     if (n > 0)
         b->total += (uint64_t)n;
     return n;
@@ -136,23 +190,41 @@ static int bytes_close(void *cookie)
     st_bytes *b = cookie;
     if (b->gzip) /* safe even when inflateInit2 failed: the stream is zeroed */
         inflateEnd(&b->z);
+    ZSTD_freeDStream(b->zs); /* NULL is fine */
     int rc = close(b->fd);
     free(b);
     return rc;
 }
 
-/* The first two bytes say gzip or not; they stay in the input buffer. */
+/* zstd: the magic stays in the input buffer for the decoder. */
+static int zs_open(st_bytes *b)
+{
+    if (!(b->zs = ZSTD_createDStream()) ||
+        ZSTD_isError(ZSTD_DCtx_setParameter(b->zs, ZSTD_d_windowLogMax, ST_ZSTD_WINDOW_LOG))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    b->zin = (ZSTD_inBuffer){b->in, b->npeek, 0};
+    b->npeek = 0;
+    return 0;
+}
+
+/* The first bytes say gzip (1f 8b), zstd (28 b5 2f fd) or neither; they
+ * stay in the input buffer. */
 static int look(st_bytes *b)
 {
-    while (b->npeek < 2) {
-        ssize_t k = fd_read(b, b->in + b->npeek, 2 - b->npeek);
+    while (b->npeek < 4) {
+        ssize_t k = fd_read(b, b->in + b->npeek, 4 - b->npeek);
         if (k < 0)
             return -1;
         if (k == 0)
             break;
         b->npeek += (size_t)k;
     }
-    b->gzip = b->npeek == 2 && b->in[0] == 0x1f && b->in[1] == 0x8b;
+    static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    if (b->npeek == 4 && memcmp(b->in, zstd_magic, 4) == 0)
+        return zs_open(b);
+    b->gzip = b->npeek >= 2 && b->in[0] == 0x1f && b->in[1] == 0x8b;
     if (!b->gzip)
         return 0;
     if (inflateInit2(&b->z, 15 + 16) != Z_OK) { /* 16: a gzip header, not zlib's */
@@ -201,9 +273,9 @@ FILE *st_bytes_open(const char *path, const volatile sig_atomic_t *stop, st_byte
     return st_bytes_fdopen(fd, path, stop, handle, err, errlen);
 }
 
-int st_bytes_gzip(const st_bytes *b)
+const char *st_bytes_codec(const st_bytes *b)
 {
-    return b->gzip;
+    return b->gzip ? "gzip" : b->zs ? "zstd" : NULL;
 }
 
 uint64_t st_bytes_total(const st_bytes *b)

@@ -1,8 +1,8 @@
 /*
  * source.c - where packets come from: capture files and live interfaces.
  *
- * Files: pcap or pcapng, plain or gzip, read through capture/bytes.c (a
- * FILE from fopencookie() that inflates gzip as it comes), so libpcap
+ * Files: pcap or pcapng, plain, gzip or zstd, read through capture/bytes.c
+ * (a FILE from fopencookie() that decompresses as it comes), so libpcap
  * never knows, and the file is opened and read once: a FIFO or standard
  * input ("-") works. Timestamps
  * are always microseconds. Live: pcap_create() with the caller's snap
@@ -14,7 +14,7 @@
  * Failure modes: every error is text that names the file or interface:
  * open errors go to the caller's buffer, read errors to st_source_error()
  * with the number of the packet that could not be read.
- * A gzip stream that is corrupt or ends early is an error even when it
+ * A gzip or zstd stream that is corrupt or ends early is an error even when it
  * ends on a packet boundary. pcap_activate() warnings do not fail the
  * open: their text is left in err (empty otherwise) and st_source_error().
  */
@@ -90,15 +90,16 @@ static int open_pcap_file(st_source *s, int fd, char *err, size_t errlen)
     s->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     if (s->pcap != NULL)
         return 0;
-    /* zlib knows better than libpcap why the header could not be read */
-    int gzip = st_bytes_gzip(s->bytes);
+    /* zlib or zstd knows better than libpcap why the header could not be read */
+    const char *codec = st_bytes_codec(s->bytes);
     if ((what = st_bytes_error(s->bytes, &detail)) != NULL)
         snprintf(err, errlen, "%s: %s: %s", s->name, what, detail);
     else if (st_bytes_total(s->bytes) == 0)
-        snprintf(err, errlen, "%s: empty file%s", s->name,
-                 gzip ? " (after gzip decompression)" : "");
+        snprintf(err, errlen, "%s: empty file%s%s%s", s->name, codec ? " (after " : "",
+                 codec ? codec : "", codec ? " decompression)" : "");
     else
-        snprintf(err, errlen, "%s: %s%s", s->name, ebuf, gzip ? " (inside gzip)" : "");
+        snprintf(err, errlen, "%s: %s%s%s%s", s->name, ebuf, codec ? " (inside " : "",
+                 codec ? codec : "", codec ? ")" : "");
     s->bytes = NULL;
     fclose(fp); /* libpcap leaves fp open when it fails */
     return -1;
@@ -312,7 +313,7 @@ st_source_result st_source_next(st_source *s, st_packet *pkt)
     if (rc == 0)
         return ST_SRC_TIMEOUT;
     if (rc == PCAP_ERROR_BREAK) {
-        /* a gzip stream cut on a packet boundary looks like a clean end to libpcap */
+        /* a compressed stream cut on a packet boundary looks like a clean end to libpcap */
         const char *detail;
         if (!s->stop && s->bytes != NULL && st_bytes_error(s->bytes, &detail) != NULL) {
             read_error(s);

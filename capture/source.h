@@ -7,7 +7,7 @@
  * st_source_breakloop (from a signal handler), st_source_stats,
  * st_source_close.
  *
- * Files may be pcap or pcapng, plain or gzip-compressed (detected by
+ * Files may be pcap or pcapng, plain, gzip- or zstd-compressed (detected by
  * magic bytes, not by name). Live capture uses libpcap with the caller's
  * snap length and a 64 MiB buffer, so that GRO/TSO super-packets are not
  * cut. Only link types that capture/l2 decodes are accepted, at open.

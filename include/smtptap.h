@@ -100,7 +100,7 @@ void smtptap_config_describe(void (*fn)(void *arg, const char *name, const char 
 
 smtptap *smtptap_open(const smtptap_config *c, char *err, size_t errlen);
 
-/* Read one capture file (pcap, pcapng, either gzip-compressed). Several
+/* Read one capture file (pcap, pcapng, either gzip- or zstd-compressed). Several
  * calls read several files as one capture: streams go on across them.
  * bpf: a filter expression or NULL for all packets. On a read error the
  * packets before it have been processed; -1 is returned. */

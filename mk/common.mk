@@ -7,4 +7,4 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 LAYERS  := capture reassembly smtp mime mailhdr extract analyze output core
 DEFS    := -D_GNU_SOURCE -DST_VERSION='"$(VERSION)"' -Iinclude -I.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wno-unused-parameter
-LDLIBS  := -lnids -lpcap -lz -ljansson -lcrypto -lmagic -lfuzzy -lyara -lpcre2-8 -lpsl -lhiredis -lm -lpthread
+LDLIBS  := -lnids -lpcap -lz -lzstd -ljansson -lcrypto -lmagic -lfuzzy -lyara -lpcre2-8 -lpsl -lhiredis -lm -lpthread

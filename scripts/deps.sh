@@ -3,9 +3,9 @@
 # PURPOSE: build | test | bench | record | fuzz | ci.  Runs apt-get only when
 # a package is missing, so a prepared machine pays nothing.
 set -e
-build="gcc make pkg-config python3 libpcap-dev libnids-dev zlib1g-dev libjansson-dev libssl-dev
+build="gcc make pkg-config python3 libpcap-dev libnids-dev zlib1g-dev libzstd-dev libjansson-dev libssl-dev
        libmagic-dev libyara-dev libpcre2-dev libfuzzy-dev libpsl-dev publicsuffix libhiredis-dev"
-test="libcmocka-dev python3 python3-jsonschema tshark tnef time file ssdeep postfix swaks tcpreplay
+test="libcmocka-dev python3 python3-jsonschema tshark tnef time file ssdeep zstd postfix swaks tcpreplay
       iproute2 redis-server logrotate strace"
 fuzz="clang libclang-rt-14-dev"
 case "$1" in

@@ -14,6 +14,16 @@ MSG1 = b"Subject: one\r\n\r\nfirst message\r\n"
 MSG2 = b"Subject: two\r\n\r\nsecond message\r\n" * 200
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
 def two_sessions():
     a = smtp_dialogue(Session(client=("10.0.0.1", 1001)).handshake(),
                       [(b"a@x.test", [b"b@y.test"], MSG1)]).fin()
@@ -92,6 +102,75 @@ class Cli(SmtptapCase):
             run = smtptap("-r", path)
             self.assertEqual(run.rc, 0, run.stderr)
             self.assertEqual(len(run.records), 2, path)
+
+    @unittest.skipUnless(shutil.which("zstd"), "no zstd(1)")
+    def test_zstd_read_directly(self):
+        """.pcap.zst and .pcapng.zst, made by zstd(1), found by their magic bytes (not by name):
+        the records equal those of the plain files."""
+        ng = self.path("both.pcapng")
+        subprocess.run(["editcap", "-F", "pcapng", self.both, ng], check=True)
+        for plain in (self.both, ng):
+            zst = self.path(os.path.basename(plain) + ".zst")
+            subprocess.run(["zstd", "-q", "-19", plain, "-o", zst], check=True)
+            misnamed = self.path(os.path.basename(plain) + ".data")
+            shutil.copy(zst, misnamed)
+            want = smtptap("-r", plain)
+            self.assertEqual(want.rc, 0, want.stderr)
+            self.assertEqual(len(want.records), 2)
+            for path in (zst, misnamed):
+                run = smtptap("-r", path)
+                self.assertEqual(run.rc, 0, run.stderr)
+                self.assertEqual(run.records, want.records, path)
+        # frames one after another are one stream (as zstd -d reads them)
+        data = read_bytes(self.both)
+        half = len(data) // 2
+        parts = []
+        for i, piece in enumerate((data[:half], data[half:])):
+            p = self.path("piece%d" % i)
+            write_bytes(p, piece)
+            subprocess.run(["zstd", "-q", "-f", p, "-o", p + ".zst"], check=True)
+            parts.append(read_bytes(p + ".zst"))
+        two = self.path("two-frames.pcap.zst")
+        write_bytes(two, b"".join(parts))
+        run = smtptap("-r", two)
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(run.records, smtptap("-r", self.both).records)
+
+    @unittest.skipUnless(shutil.which("zstd"), "no zstd(1)")
+    def test_truncated_and_corrupt_zstd(self):
+        """A .zst cut in the middle: exit 1 with "truncated zstd file", the sessions before the
+        cut kept whole, the one cut there flagged (complete false); a frame whose bytes were
+        altered: "corrupt zstd file". Truth: the plain file's records, the capture's sessions."""
+        big = os.path.join(ROOT, "pcaps", "smtp-big.pcap")  # 4.6 MB: many zstd blocks
+        four = os.path.join(ROOT, "pcaps", "smtp-four-sessions.pcap")
+        merged = self.path("merged.pcap")
+        subprocess.run(["mergecap", "-F", "pcap", "-w", merged, four, big], check=True)
+        zst = merged + ".zst"
+        subprocess.run(["zstd", "-q", merged, "-o", zst], check=True)
+        whole = smtptap("-r", merged)
+        self.assertEqual(whole.rc, 0, whole.stderr)
+        data = read_bytes(zst)
+        cut = self.path("cut.pcap.zst")
+        write_bytes(cut, data[:len(data) // 2])
+        run = smtptap("-r", cut)
+        self.assertEqual(run.rc, 1)
+        self.assertIn("cut.pcap.zst: truncated zstd file", run.stderr)
+        by_uid = {r["uid"]: r for r in whole.records}
+        self.assertEqual(len(run.records), len(whole.records))
+        complete = [r for r in run.records if r["close"] != "eof"]
+        self.assertEqual(len(complete), len(whole.records) - 1)
+        for r in complete:
+            self.assertEqual(r, by_uid[r["uid"]])
+        (cutrec,) = [r for r in run.records if r["close"] == "eof"]
+        self.assertFalse(cutrec["transactions"][0]["message"]["complete"])
+        # the frame's checksum: one flipped byte in its last block
+        bad = bytearray(data)
+        bad[-20] ^= 0x01
+        badp = self.path("bad.pcap.zst")
+        write_bytes(badp, bytes(bad))
+        run = smtptap("-r", badp)
+        self.assertEqual(run.rc, 1)
+        self.assertIn("bad.pcap.zst: corrupt zstd file", run.stderr)
 
     def test_several_files_are_one_capture(self):
         # a session split across two files is still one session
