@@ -31,7 +31,8 @@ typedef struct st_rs_held {
 /* A data segment seen, for comparing a retransmission of it (overlap.c). */
 #define ST_RS_SEEN 8
 typedef struct st_rs_seen {
-    uint32_t seq, len, crc;
+    uint32_t seq, len;
+    uint64_t sum; /* overlap.c's digest of its bytes */
     uint32_t ack; /* what its packet acknowledged of the other side (0: no ACK flag) */
     int acks;
 } st_rs_seen;
