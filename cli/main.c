@@ -30,9 +30,14 @@
  * SIGHUP reopens the record file by its name before the next record
  * (logrotate's postrotate); no record is lost or split.
  *
+ * -o - sends the records to standard output (the stdout sink); the rest
+ * of OUT is --store-dir DIR, or, without it, a private temporary folder
+ * removed at the end, with nothing stored. SIGPIPE then ends the run.
+ *
  * Not handled: daemonising, several interfaces.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +65,9 @@ typedef struct {
     const char *follow_dir; /* --maildir */
     const char *user;       /* -Z */
     const char *pidfile;    /* --pidfile */
+    int to_stdout;          /* -o -: records on standard output */
+    const char *store_dir;  /* --store-dir: OUT when the records go to standard output */
+    char scratch[64];       /* -o - without --store-dir: a private OUT, removed at the end */
     char *bpf;
     int quiet;
 } cli_args;
@@ -106,6 +114,9 @@ static void usage(FILE *f)
                "  --maildir DIR            the same, then every message delivered into DIR/new\n"
                "                           until Ctrl-C/SIGTERM (the Maildir is only read)\n"
                "  -o DIR                   output directory (same as --output-dir)\n"
+               "  -o -                     records to standard output, a line each as its\n"
+               "                           session ends; nothing else is kept unless\n"
+               "  --store-dir DIR          names the folder for messages/, files/ and stats\n"
                "  --pidfile FILE           write the pid to FILE (refused while one lives)\n"
                "  -Z, --user USER          run as USER once the inputs and outputs are open;\n"
                "                           root capturing with -i becomes \"smtptap\" when\n"
@@ -284,8 +295,14 @@ static int valued_option(int argc, char **argv, int *i, smtptap_config *c, cli_a
         return take_value(argc, argv, i, &a->user);
     if (!strcmp(s, "--pidfile"))
         return take_value(argc, argv, i, &a->pidfile);
-    if (!strcmp(s, "-o"))
-        return take_value(argc, argv, i, &v) || set_opt(c, "output_dir", v) ? -1 : 0;
+    if (!strcmp(s, "-o")) {
+        if (take_value(argc, argv, i, &v))
+            return -1;
+        a->to_stdout = !strcmp(v, "-");
+        return a->to_stdout ? set_opt(c, "sinks", "stdout") : set_opt(c, "output_dir", v);
+    }
+    if (!strcmp(s, "--store-dir"))
+        return take_value(argc, argv, i, &a->store_dir);
     if (!strcmp(s, "-c") || !strcmp(s, "--config"))
         return take_value(argc, argv, i, &v) || load_config(c, v) ? -1 : 0;
     if (!strcmp(s, "--set"))
@@ -338,7 +355,59 @@ static int parse_args(int argc, char **argv, smtptap_config *c, cli_args *a)
         fprintf(stderr, "smtptap: -i and --maildir cannot run together\n");
         return -1;
     }
+    if (a->store_dir && !a->to_stdout) {
+        fprintf(stderr, "smtptap: --store-dir goes with -o - (else -o DIR is the folder)\n");
+        return -1;
+    }
     return 0;
+}
+
+/* -o -: the records on standard output; messages/, files/ and the stats
+ * in --store-dir DIR. Without it nothing but the records is kept: nothing
+ * is stored, and the folder the library still needs (its tmp files, the
+ * stats) is a private one, removed at the end. */
+static int stdout_outputs(smtptap_config *c, cli_args *a)
+{
+    if (!a->to_stdout)
+        return 0;
+    if (a->store_dir)
+        return set_opt(c, "output_dir", a->store_dir);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(a->scratch, sizeof a->scratch, "%s/smtptap-XXXXXX",
+             tmp && *tmp && strlen(tmp) < sizeof a->scratch - 16 ? tmp : "/tmp");
+    if (!mkdtemp(a->scratch)) {
+        fprintf(stderr, "smtptap: %s: %s\n", a->scratch, strerror(errno));
+        a->scratch[0] = 0;
+        return -1;
+    }
+    return set_opt(c, "output_dir", a->scratch) || set_opt(c, "store_messages", "false") ||
+                   set_opt(c, "archive_attachments", "false")
+               ? -1
+               : 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* The private OUT of -o - without --store-dir; links are not followed. */
+static void remove_scratch(const cli_args *a)
+{
+    if (a->scratch[0])
+        nftw(a->scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void where_records(const char *out, const cli_args *a)
+{
+    if (a->to_stdout)
+        fprintf(stderr, "smtptap: records on standard output\n");
+    else
+        fprintf(stderr, "smtptap: records in %s/sessions.jsonl\n", out);
 }
 
 static void summary(smtptap *t, const char *out, const cli_args *a)
@@ -349,7 +418,7 @@ static void summary(smtptap *t, const char *out, const cli_args *a)
         fprintf(stderr, "smtptap: %llu records from message files, %llu messages (%llu stored)\n",
                 (unsigned long long)s.sessions, (unsigned long long)s.messages,
                 (unsigned long long)s.messages_stored);
-        fprintf(stderr, "smtptap: records in %s/sessions.jsonl\n", out);
+        where_records(out, a);
         return;
     }
     const char *iface = a->iface;
@@ -364,7 +433,8 @@ static void summary(smtptap *t, const char *out, const cli_args *a)
         fprintf(stderr, ", %llu bytes missing", (unsigned long long)s.missing_bytes);
     if (s.pcap_dropped)
         fprintf(stderr, ", %llu packets dropped by the kernel", (unsigned long long)s.pcap_dropped);
-    fprintf(stderr, "\nsmtptap: records in %s/sessions.jsonl\n", out);
+    fputc('\n', stderr);
+    where_records(out, a);
 }
 
 static int read_msgs(smtptap *t, const cli_args *a)
@@ -576,6 +646,12 @@ int main(int argc, char **argv)
         free(a.bpf);
         return 2;
     }
+    if (stdout_outputs(c, &a) != 0) {
+        remove_scratch(&a);
+        smtptap_config_free(c);
+        free(a.bpf);
+        return 1;
+    }
     early_inputs e = {0};
     int early = open_early(&a, c, &e);
     if (early == 0 && a.pidfile && write_pidfile(a.pidfile) != 0)
@@ -590,6 +666,7 @@ int main(int argc, char **argv)
             remove(a.pidfile); /* ours: a pidfile of another smtptap makes early -1 */
         smtptap_input_close(e.first);
         smtptap_input_close(e.live);
+        remove_scratch(&a);
         smtptap_config_free(c);
         free(a.bpf);
         return 1;
@@ -603,6 +680,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    if (a.to_stdout) /* the reader of -o - gone (| head): the run ends, cleanly */
+        sigaction(SIGPIPE, &sa, NULL);
     int rc = run(t, &a, &e);
     smtptap_flush(t);
     if (!a.quiet)
@@ -614,6 +693,7 @@ int main(int argc, char **argv)
     }
     if (a.pidfile)
         remove(a.pidfile); /* best effort: after -Z the folder may not be ours */
+    remove_scratch(&a);
     smtptap_config_free(c);
     free(a.bpf);
     return rc;

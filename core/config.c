@@ -50,7 +50,8 @@ static const opt options[] = {
     {"record_format", "output", OPT_STR, O(record_format), "smtptap", 0, 0,
      "smtptap (one nested record per session) or eve (Suricata EVE smtp and fileinfo events)"},
     {"sinks", "output", OPT_STR, O(sinks), "file", 0, 0,
-     "where records go: file (OUT/sessions.jsonl), or \"\" for none (a C API callback only)"},
+     "where records go: file (OUT/sessions.jsonl), stdout (standard output, a line per record "
+     "written at once), or \"\" for none (a C API callback only)"},
     /* the Redis sink (output/sink_redis.c), opened beside the file when redis is set */
     {"redis", "redis", OPT_STR, O(redis), "", 0, 0,
      "Redis server records also go to: redis://HOST[:PORT][/DB] or unix:/PATH (\"\": none)"},

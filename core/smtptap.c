@@ -141,7 +141,7 @@ static int sink_name(const char *list, char *name, size_t cap, char *err, size_t
     }
     snprintf(name, cap, "%.*s", (int)n, list + lead);
     if (n && !st_sink_find(name)) {
-        snprintf(err, errlen, "sinks: no output '%s' (there is: file, redis)", name);
+        snprintf(err, errlen, "sinks: no output '%s' (there is: file, stdout, redis)", name);
         return -1;
     }
     return 0;

@@ -78,8 +78,9 @@ typedef struct st_sink_ops {
     int (*close)(void *s, char *err, size_t errlen);
 } st_sink_ops;
 
-extern const st_sink_ops st_sink_file;  /* output/sink_file.c: OUT/sessions.jsonl */
-extern const st_sink_ops st_sink_redis; /* output/sink_redis.c: a Redis stream, list, channel */
+extern const st_sink_ops st_sink_file;   /* output/sink_file.c: OUT/sessions.jsonl */
+extern const st_sink_ops st_sink_redis;  /* output/sink_redis.c: a Redis stream, list, channel */
+extern const st_sink_ops st_sink_stdout; /* output/sink_stdout.c: standard output (-o -) */
 
 /* Records the Redis sink could neither deliver nor keep in its queue or
  * spool since the process started (or, in a fork, since the fork). */
@@ -91,6 +92,7 @@ static inline const st_sink_ops *st_sink_find(const char *name)
     static const st_sink_ops *const sinks[] = {
         &st_sink_file,
         &st_sink_redis,
+        &st_sink_stdout,
     };
     for (size_t i = 0; i < sizeof sinks / sizeof *sinks; i++)
         if (strcmp(sinks[i]->name, name) == 0)

@@ -1,5 +1,6 @@
 """The command line: errors on bad input, options, filters, several files."""
 import gzip
+import json
 import os
 import shutil
 import struct
@@ -171,6 +172,45 @@ class Cli(SmtptapCase):
         run = smtptap("-r", badp)
         self.assertEqual(run.rc, 1)
         self.assertIn("bad.pcap.zst: corrupt zstd file", run.stderr)
+
+    def test_records_on_standard_output(self):
+        """-o -: the records on standard output equal sessions.jsonl of a run with -o DIR, byte
+        for byte with --store-dir (which then holds the store and the stats); without it the
+        same sessions and message hashes, nothing stored, no folder left behind, and standard
+        output holds nothing but the records (the summary goes to standard error)."""
+        cap = os.path.join(ROOT, "pcaps", "smtp-four-sessions.pcap")
+        normal = os.path.join(self.dir, "normal")
+        p = subprocess.run([BIN, "-q", "-r", cap, "-r", self.both, "-o", normal], env=ENV,
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        want = read_bytes(os.path.join(normal, "sessions.jsonl"))
+        self.assertEqual(len(want.splitlines()), 6)
+        store = os.path.join(self.dir, "store")
+        p = subprocess.run([BIN, "-q", "-r", cap, "-r", self.both, "-o", "-", "--store-dir", store],
+                           env=ENV, capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, want)
+        self.assertFalse(os.path.exists(os.path.join(store, "sessions.jsonl")))
+        for rec in (json.loads(line) for line in p.stdout.splitlines()):
+            for tx in rec["transactions"]:
+                self.assertTrue(os.path.exists(os.path.join(store, tx["message"]["eml"])))
+        self.assertTrue(os.path.exists(os.path.join(store, "stats.json")))
+        scratch = tempfile.mkdtemp(prefix="tmpdir-", dir=self.dir)
+        env = dict(ENV, TMPDIR=scratch)
+        p = subprocess.run([BIN, "-r", cap, "-r", self.both, "-o", "-"], env=env,
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"records on standard output", p.stderr)
+        got = [json.loads(line) for line in p.stdout.splitlines()]
+        whole = [json.loads(line) for line in want.splitlines()]
+        self.assertEqual([r["uid"] for r in got], [r["uid"] for r in whole])
+        hashes = lambda recs: [[t["message"]["sha256"] for t in r["transactions"]] for r in recs]
+        self.assertEqual(hashes(got), hashes(whole))
+        self.assertTrue(all(t["message"]["eml"] is None for r in got for t in r["transactions"]))
+        self.assertEqual(os.listdir(scratch), [])
+        self.assertEqual(sorted(os.listdir(self.dir)), sorted(
+            ["first.pcap", "second.pcap", "both.pcap", "normal", "store",
+             os.path.basename(scratch)]))
 
     def test_several_files_are_one_capture(self):
         # a session split across two files is still one session
