@@ -5,9 +5,11 @@
  * Each line is written at once with its newline, in one writev(2) where
  * the descriptor takes it whole: nothing is buffered, so a reader sees a
  * record as soon as its session ends, and a line is never torn by our
- * buffering. Workers share the descriptor: a line longer than PIPE_BUF
- * (which a pipe does not write atomically) is written under flock(2), so
- * that two workers' records do not interleave.
+ * buffering. Workers share the descriptor: every line is written under
+ * flock(2), so that two workers' records do not interleave. Locking only
+ * the lines longer than PIPE_BUF (those a pipe does not write atomically)
+ * would not do: a short line, atomic itself, could still land between two
+ * pieces of another worker's long one.
  *
  * How it fails: a write that fails (a reader gone: EPIPE, when SIGPIPE
  * is ignored; a full disk) gives the line up; every later line is tried
@@ -16,7 +18,6 @@
  * Not handled: O_NONBLOCK standard output (EAGAIN gives the line up).
  */
 #include <errno.h>
-#include <limits.h>
 #include <sys/file.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -67,7 +68,7 @@ static size_t stdout_write(void *p, const char *line, size_t len)
 {
     stdout_sink *s = p;
     struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
-    int lock = len + 1 > PIPE_BUF && flock(s->fd, LOCK_EX) == 0;
+    int lock = flock(s->fd, LOCK_EX) == 0; /* a terminal or pipe takes it too */
     int rc = write_all(s->fd, iov, 2);
     int e = errno;
     if (lock)
