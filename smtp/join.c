@@ -25,6 +25,12 @@
  *   - a command line first whose reply fits it: the held lines were
  *     commands; they go to the parser as if just received, then the
  *     reply;
+ *   - a 354 with a DATA line held, or a 221 with a QUIT line held: the
+ *     reply answers that line (only DATA earns 354, only QUIT 221, and a
+ *     client waits after either, RFC 2920), so the lines before the first
+ *     command are dropped and the rest go to the parser as commands; the
+ *     DATA is never replayed as the first line of a message whose DATA
+ *     the reply would otherwise have inferred;
  *   - lines before the first command (the tail of a line begun before
  *     the capture, an AUTH response, the end of a chunk's octets): they
  *     are what the reply answers, and are dropped (wiped); the lines
@@ -90,6 +96,7 @@ struct st_smtp_join {
     size_t dot;     /* end of the last lone dot line only commands followed; 0: none */
     int dot_first;  /* that dot is the first line */
     int data;       /* a DATA or BDAT command line was read */
+    unsigned kinds; /* bit 1 << k: a command line of kind k was read */
     int bdat_before_mail, mail_line;
     unsigned other; /* lines that are no command (the first one's tail aside) */
     int text;       /* no line over ST_SMTP_TEXT_LINE */
@@ -164,6 +171,7 @@ static void classify_reset(struct st_smtp_join *j, int ls)
     j->dot_first = j->first_dots = 0;
     j->first = J_OTHER;
     j->data = j->bdat_before_mail = j->mail_line = 0;
+    j->kinds = 0;
     j->other = 0;
     j->text = 1;
     j->ls = j->first_ls = ls;
@@ -233,6 +241,8 @@ static void classify_line(struct st_smtp_join *j, const uint8_t *l, size_t n, si
         j->other++;
     }
     j->mail_line |= kind == ST_K_MAIL;
+    if (kind >= 0)
+        j->kinds |= 1u << kind;
     if (kind == ST_K_DATA || kind == ST_K_BDAT) {
         j->bdat_before_mail |= kind == ST_K_BDAT && !j->mail_line && !j->data;
         j->data = 1;
@@ -398,6 +408,18 @@ static int reply_alone(st_smtp *p, const st_smtp_reply *r, const char *s, size_t
     return 0;
 }
 
+/* A reply that only one command earns, which the client sends last
+ * before it waits (RFC 2920: DATA and QUIT end a group): a 354 answers
+ * DATA, a 221 QUIT. With such a command line held, the reply is its
+ * answer (what the client sent after it waits for the reply, so nothing
+ * held can be later), and that line is the command, never the first line
+ * of a message opened by a DATA inferred from the reply. */
+static int answers_held(const struct st_smtp_join *j, const st_smtp_reply *r)
+{
+    int k = r->code == 354 ? ST_K_DATA : r->code == 221 ? ST_K_QUIT : -1;
+    return k >= 0 && (j->kinds >> k & 1);
+}
+
 static void answer(st_smtp *p, const st_smtp_reply *r, const char *s, size_t len)
 {
     struct st_smtp_join *j = p->join;
@@ -419,6 +441,8 @@ static void answer(st_smtp *p, const st_smtp_reply *r, const char *s, size_t len
         pass(p, s, len);
         return;
     }
+    if (j->first < 0 && answers_held(j, r))
+        drop_answered(j); /* what came before the command the reply answers */
     if (j->first >= 0) {
         found_commands(p);
         replay(p);

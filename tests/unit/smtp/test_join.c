@@ -423,6 +423,67 @@ static void test_pipelined_replies(void **state)
     join_split_check(d_pipelined_replies, NT(d_pipelined_replies));
 }
 
+/* The tail of a line begun before the cut, then a DATA line, then the
+ * 354: only DATA earns a 354, and a client sends nothing after DATA until
+ * it comes (RFC 2920: DATA ends a group), so the 354 answers the DATA
+ * held, which is a command, not the message's first line. */
+#define WHOLE_MSG "Subject: one\r\n\r\nwhole\r\n"
+static const turn d_data_held[] = {
+    C("xample.net>\r\nDATA\r\n"),
+    S("354 End data with <CR><LF>.<CR><LF>\r\n"),
+    C(WHOLE_MSG ".\r\n"),
+    S("250 2.0.0 Ok: queued as 1A\r\n"),
+    NEXT_TX,
+};
+
+/* The same with a pipelined RCPT before the DATA whose reply was lost. */
+static const turn d_data_held_pipelined[] = {
+    C("xample.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n"),
+    S("354 End data with <CR><LF>.<CR><LF>\r\n"),
+    C(WHOLE_MSG ".\r\n"),
+    S("250 2.0.0 Ok: queued as 1A\r\n"),
+    NEXT_TX,
+};
+
+static void test_data_held_is_the_command(void **state)
+{
+    (void)state;
+    const turn *ds[] = {d_data_held, d_data_held_pipelined};
+    size_t ns[] = {NT(d_data_held), NT(d_data_held_pipelined)};
+    for (size_t i = 0; i < 2; i++) {
+        rec r = {0};
+        join_run(ds[i], ns[i], &r, NULL);
+        ASSERT_MSG(&r, 0, WHOLE_MSG); /* not "DATA\r\n" first */
+        assert_has(&r, "DATA_BEGIN v=DATA a=~ p=~ u=~ c=354 ");
+        assert_false(has(&r, "data_inferred"));
+        assert_false(has(&r, "MSG_GAP"));
+        assert_has(&r, "TX_END v=~ a=~ p=~ u=~ c=250 t=250 2.0.0 Ok: queued as 1A f=0 "
+                       "s=ACCEPTED");
+        assert_next_tx(&r, 1);
+        rec_free(&r);
+        join_split_check(ds[i], ns[i]);
+    }
+}
+
+/* A QUIT held behind a tail, then 221: the QUIT seen is the one the 221
+ * answers, not a second one after an inferred QUIT. */
+static const turn d_quit_held[] = {
+    C("xample.net>\r\nQUIT\r\n"),
+    S("221 2.0.0 Bye\r\n"),
+};
+
+static void test_quit_held_is_the_command(void **state)
+{
+    (void)state;
+    rec r = {0};
+    join_run(d_quit_held, NT(d_quit_held), &r, NULL);
+    assert_int_equal(count(&r, "COMMAND v=QUIT"), 1);
+    assert_has(&r, "COMMAND v=QUIT a=~ p=~ u=~ c=221 t=221 2.0.0 Bye ");
+    assert_false(has(&r, "command_inferred"));
+    rec_free(&r);
+    join_split_check(d_quit_held, NT(d_quit_held));
+}
+
 /* ---- inside BDAT -------------------------------------------------------------- */
 
 /* Cut between chunks: the chunks seen are the end of a message whose
@@ -632,6 +693,8 @@ int main(void)
         cmocka_unit_test(test_long_lines_dropped),
         cmocka_unit_test(test_gap_while_seeking),
         cmocka_unit_test(test_pipelined_replies),
+        cmocka_unit_test(test_data_held_is_the_command),
+        cmocka_unit_test(test_quit_held_is_the_command),
         cmocka_unit_test(test_between_chunks),
         cmocka_unit_test(test_inside_chunk),
         cmocka_unit_test(test_bdat_after_the_cut),
