@@ -90,6 +90,8 @@ PLATEAU_ROUND ?= 300
 PLATEAU_QUIET ?= 2
 PLATEAU_MAX   ?= 12
 
+# run stays the default goal (make fuzz, CI): plateau takes hours.
+.DEFAULT_GOAL := run
 .PHONY: run build cov replay clean-fuzz plateau
 plateau: build
 	@FB=$(FB) sh fuzz/plateau.sh $(PLATEAU_ROUND) $(PLATEAU_QUIET) $(PLATEAU_MAX) $(FUZZ_TARGETS)
