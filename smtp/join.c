@@ -24,7 +24,8 @@
  *     the bytes, the end), and the reply is its verdict;
  *   - a command line first whose reply fits it: the held lines were
  *     commands; they go to the parser as if just received, then the
- *     reply;
+ *     reply (a 354 right after the DATA line: what the client sent after
+ *     it before the 354 was seen is the message's beginning);
  *   - a 354 with a DATA line held, or a 221 with a QUIT line held: the
  *     reply answers that line (only DATA earns 354, only QUIT 221, and a
  *     client waits after either, RFC 2920), so the lines before the first
@@ -90,13 +91,14 @@ struct st_smtp_join {
     uint64_t skip;     /* BDAT octets to pass over before the next line */
     int ls;            /* the next line begins at a line start */
     size_t nlines, first_end;
-    int first;      /* kind of the first line: a command kind, J_DOT, J_OTHER */
-    int first_ls;   /* it began at a known line start (else: maybe a tail) */
-    int first_dots; /* it begins "..": a line start, dot-stuffed */
-    size_t dot;     /* end of the last lone dot line only commands followed; 0: none */
-    int dot_first;  /* that dot is the first line */
-    int data;       /* a DATA or BDAT command line was read */
-    unsigned kinds; /* bit 1 << k: a command line of kind k was read */
+    int first;       /* kind of the first line: a command kind, J_DOT, J_OTHER */
+    int first_ls;    /* it began at a known line start (else: maybe a tail) */
+    int first_dots;  /* it begins "..": a line start, dot-stuffed */
+    size_t dot;      /* end of the last lone dot line only commands followed; 0: none */
+    int dot_first;   /* that dot is the first line */
+    int data;        /* a DATA or BDAT command line was read */
+    unsigned kinds;  /* bit 1 << k: a command line of kind k was read */
+    size_t data_end; /* end of the last DATA line; 0: none */
     int bdat_before_mail, mail_line;
     unsigned other; /* lines that are no command (the first one's tail aside) */
     int text;       /* no line over ST_SMTP_TEXT_LINE */
@@ -172,6 +174,7 @@ static void classify_reset(struct st_smtp_join *j, int ls)
     j->first = J_OTHER;
     j->data = j->bdat_before_mail = j->mail_line = 0;
     j->kinds = 0;
+    j->data_end = 0;
     j->other = 0;
     j->text = 1;
     j->ls = j->first_ls = ls;
@@ -243,6 +246,8 @@ static void classify_line(struct st_smtp_join *j, const uint8_t *l, size_t n, si
     j->mail_line |= kind == ST_K_MAIL;
     if (kind >= 0)
         j->kinds |= 1u << kind;
+    if (kind == ST_K_DATA)
+        j->data_end = end;
     if (kind == ST_K_DATA || kind == ST_K_BDAT) {
         j->bdat_before_mail |= kind == ST_K_BDAT && !j->mail_line && !j->data;
         j->data = 1;
@@ -339,13 +344,24 @@ static void end_seeking(st_smtp *p)
 /* What was held goes to the parser as if it had just arrived. A first
  * line that may be the tail of another ("XDATA") is read as after a gap:
  * a DATA there waits for its 354 (cmd.c). */
+static void pass(st_smtp *p, const char *s, size_t len)
+{
+    st_smtp_reply_line(p, s, len, 0);
+}
+
+static void replay_part(st_smtp *p, size_t from, size_t to)
+{
+    struct st_smtp_join *j = p->join;
+    if (from == 0 && p->cmode == ST_CM_CMD && !j->first_ls)
+        p->cl.after_gap = 1;
+    if (to > from)
+        st_smtp_client_bytes(p, j->buf + from, to - from);
+}
+
 static void replay(st_smtp *p)
 {
     struct st_smtp_join *j = p->join;
-    if (p->cmode == ST_CM_CMD && !j->first_ls)
-        p->cl.after_gap = 1;
-    if (j->len)
-        st_smtp_client_bytes(p, j->buf, j->len);
+    replay_part(p, 0, j->len);
     release(j);
 }
 
@@ -358,6 +374,21 @@ static void found_commands(st_smtp *p)
     p->resync = 1;
     if (p->join->bdat_before_mail)
         p->tx.warned = 1; /* its recipients were before the capture */
+}
+
+/* The held lines are commands, and r answers one of them. A 354 goes
+ * right after the DATA it answers: what the client sent after that line
+ * (it did not wait) is content, which a DATA read after a hole only
+ * takes for content once its 354 is seen (cmd.c). */
+static void replay_commands(st_smtp *p, const char *s, size_t len)
+{
+    struct st_smtp_join *j = p->join;
+    size_t cut = j->data_end && st_smtp_reply_code(s, len) == 354 ? j->data_end : j->len;
+    found_commands(p);
+    replay_part(p, 0, cut);
+    pass(p, s, len);
+    replay_part(p, cut, j->len);
+    release(j);
 }
 
 /* Inside DATA: the held bytes are the end of a message. Its first line
@@ -377,11 +408,6 @@ static void found_data(st_smtp *p)
     headless(p);
     p->dstate = at_ls ? ST_DS_LS : ST_DS_MID;
     replay(p);
-}
-
-static void pass(st_smtp *p, const char *s, size_t len)
-{
-    st_smtp_reply_line(p, s, len, 0);
 }
 
 /* A reply with no client line before it: it answers what came before
@@ -444,9 +470,7 @@ static void answer(st_smtp *p, const st_smtp_reply *r, const char *s, size_t len
     if (j->first < 0 && answers_held(j, r))
         drop_answered(j); /* what came before the command the reply answers */
     if (j->first >= 0) {
-        found_commands(p);
-        replay(p);
-        pass(p, s, len);
+        replay_commands(p, s, len);
         return;
     }
     drop_answered(j);

@@ -465,6 +465,30 @@ static void test_data_held_is_the_command(void **state)
     }
 }
 
+/* A DATA line, then content the client sent before the 354 reached the
+ * capture (a retransmission that carried both, reordering): the content
+ * after the DATA line is the message, from its first byte. */
+static const turn d_content_before_354[] = {
+    C("DATA\r\nSubject: one\r\n"),
+    S("354 End data with <CR><LF>.<CR><LF>\r\n"),
+    C("\r\nwhole\r\n.\r\n"),
+    S("250 2.0.0 Ok: queued as 1A\r\n"),
+    NEXT_TX,
+};
+
+static void test_content_before_354(void **state)
+{
+    (void)state;
+    rec r = {0};
+    join_run(d_content_before_354, NT(d_content_before_354), &r, NULL);
+    ASSERT_MSG(&r, 0, WHOLE_MSG);
+    assert_has(&r, "DATA_BEGIN v=DATA a=~ p=~ u=~ c=354 ");
+    assert_false(has(&r, "unknown_command"));
+    assert_next_tx(&r, 1);
+    rec_free(&r);
+    join_split_check(d_content_before_354, NT(d_content_before_354));
+}
+
 /* A QUIT held behind a tail, then 221: the QUIT seen is the one the 221
  * answers, not a second one after an inferred QUIT. */
 static const turn d_quit_held[] = {
@@ -695,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_pipelined_replies),
         cmocka_unit_test(test_data_held_is_the_command),
         cmocka_unit_test(test_quit_held_is_the_command),
+        cmocka_unit_test(test_content_before_354),
         cmocka_unit_test(test_between_chunks),
         cmocka_unit_test(test_inside_chunk),
         cmocka_unit_test(test_bdat_after_the_cut),
