@@ -185,15 +185,16 @@ static void hash_end(void *state, const st_file_result *r)
     h->fz = NULL;
 }
 
-/* Only what was asked for: a digest not computed is absent, never an
- * empty string that could pass for one. */
+/* Only what was asked for and made: a digest not computed (not asked
+ * for, or no memory) is absent, never an empty string that could pass
+ * for one. */
 static void hash_report(void *state, const st_file_result *r, json_t *entry, json_t *anomalies)
 {
     hash_state *h = state;
     const char *val[] = {r->digest.md5, r->digest.sha1, r->digest.sha256, r->digest.sha512};
     (void)anomalies;
     for (size_t i = 0; i < 4; i++)
-        if (hash_want & algorithms[i].bit)
+        if ((hash_want & algorithms[i].bit) && val[i][0])
             json_object_set_new(entry, algorithms[i].name, json_string(val[i]));
     if (hash_want & HASH_SSDEEP)
         json_object_set_new(entry, "ssdeep",

@@ -148,7 +148,7 @@ static ssize_t zs_fill(st_bytes *b)
 static ssize_t zs_read(st_bytes *b, char *buf, size_t size)
 {
     ZSTD_outBuffer out = {buf, size, 0};
-    while (out.pos == 0) {
+    while (out.pos == 0 && size > 0) { /* no room: no progress to wait for */
         if (b->zin.pos == b->zin.size && !b->eof && zs_fill(b) < 0)
             return -1;
         size_t pos = b->zin.pos, rc = ZSTD_decompressStream(b->zs, &out, &b->zin);

@@ -22,8 +22,12 @@ for t in "$@"; do
     best=0; quiet=0; n=0; total=0
     while [ "$n" -lt "$MAX" ]; do
         n=$((n + 1))
-        line=$(make -s --no-print-directory -f fuzz/fuzz.mk run FB="$FB" FUZZ_SECONDS="$ROUND" \
-            FUZZ_TARGETS="$t" | tail -1) || { echo "$line" | tee -a "$log"; exit 1; }
+        # not "make | tail": a pipe's status is tail's, and a crash must stop the campaign
+        out=$(make -s --no-print-directory -f fuzz/fuzz.mk run FB="$FB" FUZZ_SECONDS="$ROUND" \
+            FUZZ_TARGETS="$t")
+        rc=$?
+        line=$(echo "$out" | tail -1)
+        if [ "$rc" -ne 0 ]; then echo "$t round $n: $line" | tee -a "$log"; exit 1; fi
         total=$((total + ROUND))
         cov=$(echo "$line" | sed -n 's/.* cov \([0-9]*\) .*/\1/p')
         if [ -n "$cov" ] && [ "$cov" -gt "$best" ]; then best=$cov; quiet=0; else quiet=$((quiet + 1)); fi

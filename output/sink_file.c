@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "output/iov.h"
 #include "output/sink.h"
 
 #define ST_SINK_FILE_BUF (1 << 16)
@@ -41,32 +42,6 @@ typedef struct file_sink {
     size_t lines; /* lines in buf */
     char path[4096];
 } file_sink;
-
-/* Write every byte of iov; *done counts what was written, also on failure. */
-static int write_all(int fd, struct iovec *iov, int cnt, size_t *done)
-{
-    while (cnt > 0) {
-        ssize_t w = writev(fd, iov, cnt);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        *done += (size_t)w;
-        while (cnt > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
-    return 0;
-}
 
 /* After a failed write: cut off the torn bytes it left at the end of the
  * file, so that the file ends with a whole line again. errno is kept. */
@@ -90,7 +65,7 @@ static size_t drain(file_sink *f)
     if (f->fd < 0) {
         errno = f->fd_errno;
         lost = f->lines;
-    } else if (write_all(f->fd, &iov, 1, &done) != 0) {
+    } else if (st_writev_all(f->fd, &iov, 1, &done) != 0) {
         size_t whole = done, kept = 0;
         while (whole > 0 && f->buf[whole - 1] != '\n')
             whole--;
@@ -206,7 +181,7 @@ static size_t file_write(void *s, const char *line, size_t len)
         if (len >= ST_SINK_FILE_BUF) { /* larger than the buffer: on its own */
             struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
             size_t done = 0;
-            if (write_all(f->fd, iov, 2, &done) == 0)
+            if (st_writev_all(f->fd, iov, 2, &done) == 0)
                 return 0;
             roll_back(f, done); /* no '\n' before the last byte */
             return 1;

@@ -77,6 +77,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "output/iov.h"
 #include "output/sink.h"
 
 #define ST_REDIS_BATCH_LINES 512
@@ -339,15 +340,7 @@ static int write_at(int fd, struct iovec *iov, int cnt, off_t at)
             return -1;
         }
         at += w;
-        while (cnt > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
+        st_iov_advance(&iov, &cnt, (size_t)w);
     }
     return 0;
 }

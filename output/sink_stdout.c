@@ -6,10 +6,13 @@
  * the descriptor takes it whole: nothing is buffered, so a reader sees a
  * record as soon as its session ends, and a line is never torn by our
  * buffering. Workers share the descriptor: every line is written under
- * flock(2), so that two workers' records do not interleave. Locking only
- * the lines longer than PIPE_BUF (those a pipe does not write atomically)
- * would not do: a short line, atomic itself, could still land between two
- * pieces of another worker's long one.
+ * a POSIX record lock (fcntl F_SETLKW) on it, so that two workers'
+ * records do not interleave. Not flock(2): its lock belongs to the open
+ * file description, which forked workers share, so each of them "gets"
+ * it at once (measured). Locking only the lines longer than PIPE_BUF
+ * (those a pipe does not write atomically) would not do either: a short
+ * line could land between two pieces of another worker's long one. Where
+ * the descriptor takes no lock (a terminal may not), lines go unlocked.
  *
  * How it fails: a write that fails (a reader gone: EPIPE, when SIGPIPE
  * is ignored; a full disk) gives the line up; every later line is tried
@@ -18,10 +21,10 @@
  * Not handled: O_NONBLOCK standard output (EAGAIN gives the line up).
  */
 #include <errno.h>
-#include <sys/file.h>
-#include <sys/uio.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include "output/iov.h"
 #include "output/sink.h"
 
 typedef struct {
@@ -42,37 +45,21 @@ static void *stdout_open(const st_sink_options *opt, char *where, size_t wherele
     return s;
 }
 
-/* All of iov, however short the writes (a pipe takes part of a long line). */
-static int write_all(int fd, struct iovec *iov, int n)
-{
-    while (n > 0) {
-        ssize_t k = writev(fd, iov, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        while (n > 0 && (size_t)k >= iov->iov_len) {
-            k -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + k;
-            iov->iov_len -= (size_t)k;
-        }
-    }
-    return 0;
-}
-
 static size_t stdout_write(void *p, const char *line, size_t len)
 {
     stdout_sink *s = p;
     struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
-    int lock = flock(s->fd, LOCK_EX) == 0; /* a terminal or pipe takes it too */
-    int rc = write_all(s->fd, iov, 2);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET}; /* the whole "file" */
+    int lock;
+    while ((lock = fcntl(s->fd, F_SETLKW, &fl)) != 0 && errno == EINTR)
+        ;
+    size_t done = 0;
+    int rc = st_writev_all(s->fd, iov, 2, &done); /* a pipe may take a long line in parts */
     int e = errno;
-    if (lock)
-        flock(s->fd, LOCK_UN);
+    if (lock == 0) {
+        fl.l_type = F_UNLCK;
+        fcntl(s->fd, F_SETLK, &fl);
+    }
     errno = e;
     return rc == 0 ? 0 : 1;
 }

@@ -212,6 +212,29 @@ class Cli(SmtptapCase):
             ["first.pcap", "second.pcap", "both.pcap", "normal", "store",
              os.path.basename(scratch)]))
 
+    def test_workers_records_on_standard_output_whole(self):
+        """-o - with two workers: both write to the one pipe, and every line of it is one whole
+        record (most are longer than PIPE_BUF, which a pipe does not write atomically); the
+        lines are those of a single-process -o DIR run over the same captures, in any order."""
+        caps = [os.path.join(ROOT, "pcaps", n) for n in
+                ("mime-corpus.pcap", "mime-mutt.pcap", "mime-builder.pcap", "smtp-big.pcap",
+                 "smtp-four-sessions.pcap", "smtp-multi-transaction.pcap")]
+        args = [a for c in caps for a in ("-r", c)]
+        normal = os.path.join(self.dir, "normal")
+        p = subprocess.run([BIN, "-q", *args, "-o", normal], env=ENV, capture_output=True,
+                           timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        want = read_bytes(os.path.join(normal, "sessions.jsonl")).splitlines()
+        self.assertGreaterEqual(sum(len(line) > 4096 for line in want), 5)
+        store = os.path.join(self.dir, "store")
+        p = subprocess.run([BIN, "-q", "--workers", "2", *args, "-o", "-", "--store-dir", store],
+                           env=ENV, capture_output=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = p.stdout.splitlines()
+        for line in got:
+            json.loads(line)  # whole: no line is cut or glued to another
+        self.assertEqual(sorted(got), sorted(want))
+
     def test_several_files_are_one_capture(self):
         # a session split across two files is still one session
         a, b = two_sessions()
