@@ -20,10 +20,11 @@ void st_iov_advance(struct iovec **iov, int *cnt, size_t w)
     }
 }
 
-int st_writev_all(int fd, struct iovec *iov, int cnt, size_t *done)
+int st_writev_all(int fd, struct iovec *iov, int cnt, off_t at, size_t *done)
 {
+    off_t wrote = 0; /* by this call: where the next pwritev goes */
     while (cnt > 0) {
-        ssize_t w = writev(fd, iov, cnt);
+        ssize_t w = at < 0 ? writev(fd, iov, cnt) : pwritev(fd, iov, cnt, at + wrote);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -32,6 +33,7 @@ int st_writev_all(int fd, struct iovec *iov, int cnt, size_t *done)
             return -1;
         }
         *done += (size_t)w;
+        wrote += w;
         st_iov_advance(&iov, &cnt, (size_t)w);
     }
     return 0;

@@ -11,12 +11,14 @@
 #define ST_OUTPUT_IOV_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 /* Past the w bytes taken: *iov and *cnt name what is left. */
 void st_iov_advance(struct iovec **iov, int *cnt, size_t w);
 
-/* 0 when every byte went; -1 with errno. *done counts the bytes written. */
-int st_writev_all(int fd, struct iovec *iov, int cnt, size_t *done);
+/* 0 when every byte went; -1 with errno. *done counts the bytes written.
+ * at >= 0: written there (pwritev, the file offset unmoved); -1: writev. */
+int st_writev_all(int fd, struct iovec *iov, int cnt, off_t at, size_t *done);
 
 #endif

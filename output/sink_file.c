@@ -65,7 +65,7 @@ static size_t drain(file_sink *f)
     if (f->fd < 0) {
         errno = f->fd_errno;
         lost = f->lines;
-    } else if (st_writev_all(f->fd, &iov, 1, &done) != 0) {
+    } else if (st_writev_all(f->fd, &iov, 1, -1, &done) != 0) {
         size_t whole = done, kept = 0;
         while (whole > 0 && f->buf[whole - 1] != '\n')
             whole--;
@@ -181,7 +181,7 @@ static size_t file_write(void *s, const char *line, size_t len)
         if (len >= ST_SINK_FILE_BUF) { /* larger than the buffer: on its own */
             struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
             size_t done = 0;
-            if (st_writev_all(f->fd, iov, 2, &done) == 0)
+            if (st_writev_all(f->fd, iov, 2, -1, &done) == 0)
                 return 0;
             roll_back(f, done); /* no '\n' before the last byte */
             return 1;

@@ -330,19 +330,8 @@ static void list_free(rlist *l)
 
 static int write_at(int fd, struct iovec *iov, int cnt, off_t at)
 {
-    while (cnt > 0) {
-        ssize_t w = pwritev(fd, iov, cnt, at);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        at += w;
-        st_iov_advance(&iov, &cnt, (size_t)w);
-    }
-    return 0;
+    size_t done = 0;
+    return st_writev_all(fd, iov, cnt, at, &done);
 }
 
 /* Where the lines waiting start: past the zeros of what was delivered. */

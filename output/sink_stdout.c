@@ -54,7 +54,7 @@ static size_t stdout_write(void *p, const char *line, size_t len)
     while ((lock = fcntl(s->fd, F_SETLKW, &fl)) != 0 && errno == EINTR)
         ;
     size_t done = 0;
-    int rc = st_writev_all(s->fd, iov, 2, &done); /* a pipe may take a long line in parts */
+    int rc = st_writev_all(s->fd, iov, 2, -1, &done); /* a pipe may take a long line in parts */
     int e = errno;
     if (lock == 0) {
         fl.l_type = F_UNLCK;
